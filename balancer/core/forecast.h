@@ -1,0 +1,30 @@
+#pragma once
+
+// Forecasting and hotspot detection over a window of samples (Sandpiper, NSDI'07): a
+// resource is hot when k of the last n samples exceed the mark AND the forecast for the
+// next interval does too, so a single spike or a falling load does not trigger a move.
+
+#include <span>
+
+#include "balancer/core/policy.h"
+
+namespace ballast::core {
+
+// Exponentially weighted moving average, oldest sample first; alpha weighs the newest.
+// Returns 0 for an empty window.
+double ForecastEwma(std::span<const double> samples, double alpha);
+
+// AR(1) around the window mean, fitted by least squares: x' = mu + phi * (x_last - mu),
+// phi clamped to [-1, 1]. Fewer than 3 samples: the last sample. Empty: 0.
+double ForecastAr1(std::span<const double> samples);
+
+// The model the detection options name.
+double Forecast(std::span<const double> samples, const Detection& detection);
+
+// True if at least k of the last n samples are strictly above `mark`.
+bool KOfNAbove(std::span<const double> samples, int k, int n, double mark);
+
+// k-of-n AND forecast above `mark`.
+bool IsHot(std::span<const double> samples, const Detection& detection, double mark);
+
+}  // namespace ballast::core

@@ -1,0 +1,313 @@
+#include "balancer/core/plan_context.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "balancer/core/explain.h"
+#include "balancer/core/forecast.h"
+#include "balancer/core/rules.h"
+
+namespace ballast::core {
+namespace {
+
+constexpr double kMaxLevelForVolume = 0.99;  // 1/(1-u) stays finite for hot hosts
+
+double Ratio(double used, double cap) { return cap > 0 ? used / cap : 0.0; }
+
+std::size_t Idx(int i) { return static_cast<std::size_t>(i); }
+
+}  // namespace
+
+PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePoint now)
+    : state_(state), policy_(policy), now_(now) {
+  weight_sum_ = 0;
+  for (Resource r : kAllResources) weight_sum_ += policy_.balance.weights[r];
+  if (weight_sum_ <= 0) weight_sum_ = 1;
+
+  const Rules& rules = policy_.rules;
+  hosts_.resize(state.hosts.size());
+  host_index_.reserve(state.hosts.size());
+  for (std::size_t i = 0; i < state.hosts.size(); ++i) {
+    const Host& h = state.hosts[i];
+    HostState& hs = hosts_[i];
+    hs.host = &h;
+    hs.cap = h.capacity;
+    hs.used = h.used;
+    hs.stale = h.stale;
+    hs.maintenance = h.maintenance;
+    for (const std::string& pattern : policy_.drain.hosts) {
+      if (GlobMatch(pattern, h.name)) hs.maintenance = true;
+    }
+    for (const std::string& pattern : rules.exclude_hosts) {
+      if (GlobMatch(pattern, h.name) || pattern == h.uuid) hs.excluded = true;
+    }
+    host_index_.emplace(h.name, static_cast<int>(i));
+  }
+  pin_hosts_.resize(rules.pins.size());
+  for (std::size_t p = 0; p < rules.pins.size(); ++p) {
+    pin_hosts_[p].assign(hosts_.size(), 0);
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      for (const std::string& pattern : rules.pins[p].hosts) {
+        if (GlobMatch(pattern, hosts_[i].host->name)) pin_hosts_[p][i] = 1;
+      }
+    }
+  }
+
+  std::vector<double> vm_memory(hosts_.size(), 0.0);
+  std::unordered_map<std::string_view, int> vm_index;
+  vm_index.reserve(state.vms.size());
+  vms_.resize(state.vms.size());
+  for (std::size_t i = 0; i < state.vms.size(); ++i) {
+    const Vm& v = state.vms[i];
+    VmState& vs = vms_[i];
+    vs.vm = &v;
+    vm_index.emplace(v.uuid, static_cast<int>(i));
+    vs.usage = v.usage();
+    for (Resource r : kAllResources) {
+      const std::vector<double>& hist = v.history[Idx(static_cast<int>(r))];
+      double f = hist.empty() ? 0.0 : Forecast(hist, policy_.detection);
+      vs.forecast_usage[r] = std::max(vs.usage[r], f);
+    }
+    if (auto h = FindHost(v.host)) {
+      vs.host = *h;
+      hosts_[Idx(*h)].vms.push_back(static_cast<int>(i));
+      vm_memory[Idx(*h)] += v.memory_bytes;
+    }
+    for (const std::string& pattern : rules.exclude_vms) {
+      if (VmMatches(pattern, v)) vs.excluded = true;
+    }
+    for (std::size_t g = 0; g < rules.affinity.size(); ++g) {
+      for (const std::string& pattern : rules.affinity[g].vms) {
+        if (VmMatches(pattern, v)) {
+          vs.affinity.push_back(static_cast<int>(g));
+          break;
+        }
+      }
+    }
+    for (std::size_t g = 0; g < rules.anti_affinity.size(); ++g) {
+      for (const std::string& pattern : rules.anti_affinity[g].vms) {
+        if (VmMatches(pattern, v)) {
+          vs.anti.push_back(static_cast<int>(g));
+          break;
+        }
+      }
+    }
+    // The first matching pin of each mode wins, as documented.
+    for (std::size_t p = 0; p < rules.pins.size(); ++p) {
+      if (!VmMatches(rules.pins[p].vm, v)) continue;
+      int& slot = rules.pins[p].mode == PinMode::kMust ? vs.must_pin : vs.should_pin;
+      if (slot < 0) slot = static_cast<int>(p);
+    }
+  }
+
+  for (const FinishedMigration& m : state.recent_migrations) {
+    auto it = vm_index.find(m.vm_uuid);
+    if (it == vm_index.end()) continue;
+    VmState& vs = vms_[Idx(it->second)];
+    if (!vs.last_move || *vs.last_move < m.finished_at) vs.last_move = m.finished_at;
+    if (auto h = FindHost(m.from)) vs.left.emplace_back(*h, m.finished_at);
+  }
+  for (const InFlightMigration& m : state.in_flight) {
+    ++cluster_in_flight_;
+    auto from = FindHost(m.from);
+    auto to = FindHost(m.to);
+    if (from) ++hosts_[Idx(*from)].out_count;
+    if (to) ++hosts_[Idx(*to)].in_count;
+    auto it = vm_index.find(m.vm_uuid);
+    if (it == vm_index.end()) continue;
+    VmState& vs = vms_[Idx(it->second)];
+    vs.in_flight = true;
+    // The target has reserved the VM's memory already.
+    if (to && *to != vs.host) vm_memory[Idx(*to)] += vs.usage.memory;
+  }
+
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    HostState& hs = hosts_[i];
+    hs.used.memory = std::max(hs.used.memory, vm_memory[i]);
+    for (Resource r : kAllResources) {
+      const std::vector<double>& hist = hs.host->history[Idx(static_cast<int>(r))];
+      double now_util = Ratio(hs.used[r], hs.cap[r]);
+      hs.forecast[r] = hist.empty() ? now_util : Forecast(hist, policy_.detection);
+      const Threshold& t = policy_.threshold(r);
+      if (t.enabled && hs.cap[r] > 0 && !hist.empty()) {
+        hs.hot[Idx(static_cast<int>(r))] = IsHot(hist, policy_.detection, t.hot);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < hosts_.size(); ++i) IndexTarget(static_cast<int>(i));
+}
+
+std::optional<int> PlanContext::FindHost(std::string_view name) const {
+  auto it = host_index_.find(name);
+  if (it == host_index_.end()) return std::nullopt;
+  return it->second;
+}
+
+double PlanContext::Util(int h, Resource r) const {
+  const HostState& hs = hosts_[Idx(h)];
+  return Ratio(hs.used[r], hs.cap[r]);
+}
+
+double PlanContext::ForecastUtil(int h, Resource r) const {
+  return hosts_[Idx(h)].cap[r] > 0 ? hosts_[Idx(h)].forecast[r] : 0.0;
+}
+
+double PlanContext::Level(int h, Resource r) const {
+  return std::max(Util(h, r), ForecastUtil(h, r));
+}
+
+double PlanContext::Load(int h) const {
+  double sum = 0;
+  for (Resource r : kAllResources) {
+    double w = policy_.balance.weights[r];
+    if (w > 0) sum += w * Util(h, r);
+  }
+  return sum / weight_sum_;
+}
+
+double PlanContext::Volume(int h) const {
+  double v = 1.0;
+  for (Resource r : kAllResources) {
+    if (!policy_.threshold(r).enabled || hosts_[Idx(h)].cap[r] <= 0) continue;
+    v /= 1.0 - std::clamp(Level(h, r), 0.0, kMaxLevelForVolume);
+  }
+  return v;
+}
+
+Resources PlanContext::Share(const Unit& unit, int h) const {
+  Resources s;
+  const HostState& hs = hosts_[Idx(h)];
+  for (int v : unit) {
+    for (Resource r : kAllResources) s[r] += Ratio(vms_[Idx(v)].usage[r], hs.cap[r]);
+  }
+  return s;
+}
+
+Resources PlanContext::ForecastShare(const Unit& unit, int h) const {
+  Resources s;
+  const HostState& hs = hosts_[Idx(h)];
+  for (int v : unit) {
+    for (Resource r : kAllResources) s[r] += Ratio(vms_[Idx(v)].forecast_usage[r], hs.cap[r]);
+  }
+  return s;
+}
+
+bool PlanContext::IsTargetEligible(int h) const {
+  const HostState& hs = hosts_[Idx(h)];
+  return !hs.stale && !hs.maintenance && !hs.excluded;
+}
+
+Unit PlanContext::UnitOf(int v) const {
+  Unit unit = {v};
+  const int h = vms_[Idx(v)].host;
+  if (vms_[Idx(v)].affinity.empty() || h < 0) return unit;
+  // Grow to a fixed point: partners of partners on the same host belong too.
+  for (std::size_t i = 0; i < unit.size(); ++i) {
+    const VmState& member = vms_[Idx(unit[i])];
+    for (int other : hosts_[Idx(h)].vms) {
+      if (std::find(unit.begin(), unit.end(), other) != unit.end()) continue;
+      const std::vector<int>& groups = vms_[Idx(other)].affinity;
+      for (int g : member.affinity) {
+        if (std::find(groups.begin(), groups.end(), g) != groups.end()) {
+          unit.push_back(other);
+          break;
+        }
+      }
+    }
+  }
+  std::sort(unit.begin(), unit.end());
+  return unit;
+}
+
+bool PlanContext::PrefersHost(const Unit& unit, int h) const {
+  for (int v : unit) {
+    const int pin = vms_[Idx(v)].should_pin;
+    if (pin >= 0 && PinAllows(pin, h)) return true;
+  }
+  return false;
+}
+
+Resources PlanContext::RelievedLimits() const {
+  Resources limit;
+  for (Resource r : kAllResources) limit[r] = policy_.threshold(r).relieved;
+  return limit;
+}
+
+void PlanContext::IndexTarget(int h) {
+  if (!IsTargetEligible(h)) return;
+  by_volume_.emplace(Volume(h), h);
+  by_load_.emplace(Load(h), h);
+}
+
+void PlanContext::UnindexTarget(int h) {
+  if (!IsTargetEligible(h)) return;
+  by_volume_.erase({Volume(h), h});
+  by_load_.erase({Load(h), h});
+}
+
+void PlanContext::ShiftUnit(const Unit& unit, int from, int to) {
+  UnindexTarget(from);
+  UnindexTarget(to);
+  HostState& src = hosts_[Idx(from)];
+  HostState& dst = hosts_[Idx(to)];
+  for (int v : unit) {
+    VmState& vs = vms_[Idx(v)];
+    for (Resource r : kAllResources) {
+      src.used[r] -= vs.usage[r];
+      dst.used[r] += vs.usage[r];
+      if (src.cap[r] > 0) src.forecast[r] -= vs.forecast_usage[r] / src.cap[r];
+      if (dst.cap[r] > 0) dst.forecast[r] += vs.forecast_usage[r] / dst.cap[r];
+    }
+    src.vms.erase(std::find(src.vms.begin(), src.vms.end(), v));
+    dst.vms.push_back(v);
+    vs.host = to;
+  }
+  IndexTarget(from);
+  IndexTarget(to);
+}
+
+void PlanContext::MoveUnit(const Unit& unit, int to) {
+  assert(!unit.empty());
+  const int from = vms_[Idx(unit[0])].host;
+  ShiftUnit(unit, from, to);
+  for (int v : unit) {
+    VmState& vs = vms_[Idx(v)];
+    vs.planned = true;
+    ++hosts_[Idx(from)].out_count;
+    ++hosts_[Idx(to)].in_count;
+    Move m;
+    m.vm_uuid = vs.vm->uuid;
+    m.vm_name = vs.vm->name;
+    m.from = hosts_[Idx(from)].host->name;
+    m.to = hosts_[Idx(to)].host->name;
+    moves_.push_back(std::move(m));
+    move_from_.push_back(from);
+  }
+}
+
+void PlanContext::Annotate(std::size_t first, const MoveReason& reason) {
+  for (std::size_t i = first; i < moves_.size(); ++i) {
+    moves_[i].reason = reason;
+    moves_[i].explanation = ExplainMove(moves_[i]);
+  }
+}
+
+void PlanContext::RollbackTo(std::size_t checkpoint) {
+  while (moves_.size() > checkpoint) {
+    const int from = move_from_.back();
+    const int to = *FindHost(moves_.back().to);
+    int v = -1;
+    for (int candidate : hosts_[Idx(to)].vms) {
+      if (vms_[Idx(candidate)].vm->uuid == moves_.back().vm_uuid) v = candidate;
+    }
+    assert(v >= 0);
+    ShiftUnit({v}, to, from);
+    vms_[Idx(v)].planned = false;
+    --hosts_[Idx(from)].out_count;
+    --hosts_[Idx(to)].in_count;
+    moves_.pop_back();
+    move_from_.pop_back();
+  }
+}
+
+}  // namespace ballast::core

@@ -1,0 +1,130 @@
+#pragma once
+
+// The balancing policy as the core uses it: already parsed and defaulted. The YAML form
+// (apiVersion ballast/v1) is read by balancer/policy; every default below is documented in
+// policies/README.md, and the two must agree.
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "balancer/core/resources.h"
+
+namespace ballast::core {
+
+enum class Mode {
+  kOff,        // plan nothing
+  kRecommend,  // plan and explain; the daemon moves nothing
+  kAutomatic,  // plan, explain, and the daemon carries the plan out
+};
+
+enum class ForecastModel { kEwma, kAr1 };
+
+enum class StrategyKind { kHotspot, kBalance, kDensity, kDrain };
+
+enum class PinMode { kMust, kShould };
+
+std::string_view ModeName(Mode m);
+std::optional<Mode> ParseMode(std::string_view s);
+std::string_view ForecastModelName(ForecastModel m);
+std::optional<ForecastModel> ParseForecastModel(std::string_view s);
+std::string_view StrategyName(StrategyKind k);
+std::optional<StrategyKind> ParseStrategyName(std::string_view s);
+std::string_view PinModeName(PinMode m);
+std::optional<PinMode> ParsePinMode(std::string_view s);
+
+// Hysteresis: a host becomes hot above `hot` and counts as relieved at or below `relieved`;
+// a move never takes a target above `relieved`. Fractions of capacity.
+struct Threshold {
+  bool enabled = true;
+  double hot = 0.85;
+  double relieved = 0.70;
+};
+
+struct Detection {
+  int k = 3;  // hot if at least k ...
+  int n = 5;  // ... of the last n samples are above the hot mark
+  ForecastModel forecast = ForecastModel::kEwma;
+  double ewma_alpha = 0.5;  // weight of the newest sample, (0, 1]
+};
+
+struct BalanceOptions {
+  // Host load = sum over resources of weight * utilisation, divided by the sum of weights.
+  Resources weights = {1.0, 1.0, 0.0};
+  double min_gain = 0.01;   // a move must cut the std-dev of host load by at least this
+  double tolerance = 0.05;  // std-dev at or below this is balanced enough: do nothing
+};
+
+struct DensityOptions {
+  // Hosts that receive VMs stay at or below this utilisation (and below `relieved`).
+  double max_utilization = 0.60;
+  int max_hosts_per_round = 1;  // hosts being emptied at once
+};
+
+struct DrainOptions {
+  std::vector<std::string> hosts;  // host names or globs, drained like maintenance hosts
+};
+
+// VMs are matched by name glob (`*`, `?`) or by exact UUID.
+struct VmGroup {
+  std::string name;
+  std::vector<std::string> vms;
+};
+
+struct Pin {
+  std::string vm;                  // name glob or UUID
+  std::vector<std::string> hosts;  // host names or globs it must / should run on
+  PinMode mode = PinMode::kMust;
+};
+
+struct Rules {
+  std::vector<VmGroup> affinity;       // members stay together
+  std::vector<VmGroup> anti_affinity;  // members never share a host
+  std::vector<Pin> pins;
+  std::vector<std::string> exclude_vms;    // never moved
+  std::vector<std::string> exclude_hosts;  // never a source or a target
+};
+
+struct Limits {
+  int max_moves_per_round = 4;
+  int max_concurrent = 4;     // in-flight + planned, cluster wide
+  int max_per_host_out = 1;   // in-flight + planned leaving one host
+  int max_per_host_in = 2;    // in-flight + planned arriving on one host
+  std::chrono::seconds vm_cooldown{300};       // no new move of a VM this soon after one
+  std::chrono::seconds return_cooldown{1800};  // no return to the host it left
+};
+
+struct Policy {
+  std::string name = "default";
+  Mode mode = Mode::kRecommend;
+  std::chrono::milliseconds interval{2000};  // sampling / planning interval (for the daemon)
+  std::array<Threshold, kNumResources> thresholds = {
+      Threshold{true, 0.85, 0.70}, Threshold{true, 0.90, 0.80}, Threshold{true, 0.85, 0.70}};
+  Detection detection;
+  std::vector<StrategyKind> strategies = {StrategyKind::kHotspot, StrategyKind::kDrain};
+  BalanceOptions balance;
+  DensityOptions density;
+  DrainOptions drain;
+  Rules rules;
+  Limits limits;
+
+  const Threshold& threshold(Resource r) const {
+    return thresholds[static_cast<std::size_t>(r)];
+  }
+  Threshold& threshold(Resource r) { return thresholds[static_cast<std::size_t>(r)]; }
+};
+
+// One problem with a policy: the option path ("thresholds.cpu.relieved") and what is wrong.
+struct PolicyIssue {
+  std::string path;
+  std::string message;
+};
+
+// Checks ranges and cross-field constraints; empty when the policy is usable. The loader
+// reports these with file:line:column; programmatic callers (simulator, tests) can call it.
+std::vector<PolicyIssue> ValidatePolicy(const Policy& policy);
+
+}  // namespace ballast::core
