@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs everything Ballast needs to build, test and run its demo on Debian 12.
+# Idempotent; run as root. Starts no service: the tests and the demo start their own
+# libvirt daemons and Prometheus instances and stop them again.
+set -euo pipefail
+
+if [[ ${EUID:-$(id -u)} -ne 0 ]]; then
+  echo "install-deps.sh: must run as root (try: sudo $0)" >&2
+  exit 1
+fi
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config git ca-certificates
+  # libraries
+  libzmq3-dev cppzmq-dev libsodium-dev
+  libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libvirt-dev libxen-dev
+  prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
+  # real libvirt test hosts and guests for the integration tests and the demo
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+  iproute2 procps util-linux
+  # a real Prometheus for the metrics tests and the demo
+  prometheus
+)
+
+# Services a package would enable on install must not start: we run our own instances.
+policy_rc=/usr/sbin/policy-rc.d
+created_policy_rc=0
+if [[ ! -e $policy_rc ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy_rc"
+  chmod 755 "$policy_rc"
+  created_policy_rc=1
+fi
+cleanup() { if [[ $created_policy_rc == 1 ]]; then rm -f "$policy_rc"; fi; }
+trap cleanup EXIT
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps.sh: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=600 update -q
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps.sh: done"
