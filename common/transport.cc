@@ -1,0 +1,362 @@
+#include "common/transport.h"
+
+#include <array>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "common/log.h"
+#include "common/wire.h"
+
+namespace ballast {
+namespace {
+
+constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
+constexpr char kZapDomain[] = "ballast";
+
+std::string Z85Encode(const std::string& raw32) {
+  char out[41];
+  if (raw32.size() != 32 ||
+      zmq_z85_encode(out, reinterpret_cast<const std::uint8_t*>(raw32.data()), 32) == nullptr) {
+    return "<invalid key>";
+  }
+  return out;
+}
+
+// The ZAP handler (RFC 27): one REP socket on inproc://zeromq.zap.01 in the subscriber's
+// context, answering each CURVE handshake with 200 (known key; user id = its name) or 400.
+// It must be bound before the CURVE socket binds: with no handler libzmq lets every valid
+// CURVE client in.
+class ZapHandler {
+ public:
+  ZapHandler(zmq::context_t& ctx, std::filesystem::path dir, TransportStats* stats)
+      : dir_(std::move(dir)), stats_(stats), socket_(ctx, zmq::socket_type::rep) {
+    socket_.set(zmq::sockopt::linger, 0);
+  }
+  ~ZapHandler() { Stop(); }
+
+  Status Start() {
+    BALLAST_RETURN_IF_ERROR(Reload());
+    try {
+      socket_.bind(kZapEndpoint);
+    } catch (const zmq::error_t& e) {
+      return Status::Internal(std::string("binding the ZAP handler: ") + e.what());
+    }
+    thread_ = std::thread([this] { Run(); });
+    return Status::Ok();
+  }
+
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  Status Reload() {
+    auto keys = LoadAllowlist(dir_);
+    if (!keys.ok()) return keys.status();
+    std::unordered_map<std::string, std::string> by_key;
+    for (auto& k : *keys) by_key[k.public_z85] = k.name;
+    allowed_ = std::move(by_key);
+    std::error_code ec;
+    dir_mtime_ = std::filesystem::last_write_time(dir_, ec);
+    return Status::Ok();
+  }
+
+  // Adding or removing a file changes the directory's mtime: a cheap check per unknown key.
+  bool AllowlistChanged() const {
+    std::error_code ec;
+    auto mtime = std::filesystem::last_write_time(dir_, ec);
+    return !ec && mtime != dir_mtime_;
+  }
+
+  void Run() {
+    while (!stop_) {
+      std::array<zmq::pollitem_t, 1> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0}}};
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+        if ((items[0].revents & ZMQ_POLLIN) == 0) continue;
+        std::vector<zmq::message_t> req;
+        if (!zmq::recv_multipart(socket_, std::back_inserter(req))) continue;
+        Answer(req);
+      } catch (const zmq::error_t& e) {
+        if (e.num() == ETERM) return;
+        BLOG(kError) << "ZAP handler: " << e.what();
+      }
+    }
+  }
+
+  void Answer(const std::vector<zmq::message_t>& req) {
+    // version, request id, domain, address, identity, mechanism, credentials...
+    auto frame = [&](std::size_t i) {
+      return i < req.size() ? req[i].to_string() : std::string();
+    };
+    const std::string request_id = frame(1);
+    const std::string address = frame(3);
+    const std::string mechanism = frame(5);
+    std::string status = "400";
+    std::string text = "denied";
+    std::string user;
+    if (frame(0) != "1.0") {
+      text = "bad ZAP version";
+    } else if (mechanism != "CURVE") {
+      text = "CURVE required";
+      BLOG(kWarning) << "rejected a " << mechanism << " publisher from " << address
+                     << ": this balancer requires CURVE";
+    } else {
+      const std::string key = Z85Encode(frame(6));
+      auto it = allowed_.find(key);
+      if (it == allowed_.end() && AllowlistChanged()) {
+        // A newly added collector key is picked up without a restart.
+        Status st = Reload();
+        if (!st.ok()) BLOG(kError) << "reloading the allowlist: " << st.ToString();
+        it = allowed_.find(key);
+      }
+      if (it != allowed_.end()) {
+        status = "200";
+        text = "OK";
+        user = it->second;
+      } else {
+        BLOG(kWarning) << "rejected collector from " << address << ": public key " << key
+                       << " is not in the allowlist " << dir_.string();
+      }
+    }
+    (status == "200" ? stats_->auth_accepted : stats_->auth_rejected)++;
+    std::array<zmq::const_buffer, 6> reply{zmq::str_buffer("1.0"),
+                                           zmq::buffer(request_id),
+                                           zmq::buffer(status),
+                                           zmq::buffer(text),
+                                           zmq::buffer(user),
+                                           zmq::str_buffer("")};
+    zmq::send_multipart(socket_, reply);
+  }
+
+  std::filesystem::path dir_;
+  TransportStats* stats_;
+  zmq::socket_t socket_;
+  std::unordered_map<std::string, std::string> allowed_;  // public key -> name
+  std::filesystem::file_time_type dir_mtime_{};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+class SampleSubscriber::Impl {
+ public:
+  explicit Impl(zmq::context_t& ctx) : socket(ctx, zmq::socket_type::sub) {}
+  ~Impl() {
+    socket.close();
+    if (zap) zap->Stop();
+  }
+  TransportStats stats;
+  std::unique_ptr<ZapHandler> zap;
+  zmq::socket_t socket;
+  std::string endpoint;
+  bool bind_key_to_topic = false;
+  bool curve = false;
+};
+
+SampleSubscriber::SampleSubscriber(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SampleSubscriber::~SampleSubscriber() = default;
+const std::string& SampleSubscriber::endpoint() const { return impl_->endpoint; }
+const TransportStats& SampleSubscriber::stats() const { return impl_->stats; }
+
+Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
+    zmq::context_t& ctx, const std::string& endpoint, std::optional<CurveServerOptions> curve) {
+  auto impl = std::make_unique<Impl>(ctx);
+  try {
+    auto& s = impl->socket;
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::rcvhwm, 100000);
+    // The transport drops anything larger before it is buffered (topic frame included).
+    s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes));
+    if (curve) {
+      if (!IsValidZ85Key(curve->server_keys.secret_z85)) {
+        return Status::InvalidArgument("the balancer's CURVE secret key is not 40 Z85 characters");
+      }
+      impl->zap = std::make_unique<ZapHandler>(ctx, curve->allowlist_dir, &impl->stats);
+      Status st = impl->zap->Start();
+      if (!st.ok()) return st;
+      s.set(zmq::sockopt::curve_server, 1);
+      s.set(zmq::sockopt::curve_secretkey, curve->server_keys.secret_z85);
+      s.set(zmq::sockopt::zap_domain, kZapDomain);
+      impl->bind_key_to_topic = curve->bind_key_to_topic;
+      impl->curve = true;
+    }
+    s.set(zmq::sockopt::subscribe, "");
+    s.bind(endpoint);
+    impl->endpoint = s.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("binding " + endpoint + ": " + e.what());
+  }
+  return std::unique_ptr<SampleSubscriber>(new SampleSubscriber(std::move(impl)));
+}
+
+Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
+    std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto& s = impl_->socket;
+  try {
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() < 0) left = std::chrono::milliseconds(0);
+      std::array<zmq::pollitem_t, 1> items{{{s.handle(), 0, ZMQ_POLLIN, 0}}};
+      zmq::poll(items.data(), items.size(), left);
+      if ((items[0].revents & ZMQ_POLLIN) == 0) return std::optional<ReceivedMessage>();
+      std::vector<zmq::message_t> parts;
+      if (!zmq::recv_multipart(s, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+        continue;
+      }
+      if (parts.size() != 2) {
+        impl_->stats.malformed_frames++;
+        continue;
+      }
+      ReceivedMessage m;
+      m.topic = parts[0].to_string();
+      m.payload = parts[1].to_string();
+      if (impl_->curve) {
+        const char* user = parts[1].gets("User-Id");
+        m.key_name = user ? user : "";
+        if (impl_->bind_key_to_topic && m.key_name != m.topic) {
+          impl_->stats.topic_mismatch++;
+          BLOG(kWarning) << "dropped a sample for host '" << m.topic
+                         << "' signed by the key of '" << m.key_name
+                         << "': a collector key may publish only for its own host";
+          continue;
+        }
+      }
+      return std::optional<ReceivedMessage>(std::move(m));
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("receiving samples: ") + e.what());
+  }
+}
+
+// libzmq 4.3 does not reconnect after the server refused the handshake (unknown key), so the
+// publisher watches its socket's monitor and, after a refusal, re-creates the socket a little
+// later: a collector started before its key was allowed recovers without a restart.
+class SamplePublisher::Impl {
+ public:
+  static constexpr auto kRetryAfterRefusal = std::chrono::seconds(3);
+
+  Impl(zmq::context_t& c, std::string ep, std::optional<CurveClientOptions> cv)
+      : ctx(c), endpoint(std::move(ep)), curve(std::move(cv)) {}
+  ~Impl() { Close(); }
+
+  Status Open() {
+    static std::atomic<int> counter{0};
+    try {
+      socket = zmq::socket_t(ctx, zmq::socket_type::pub);
+      socket.set(zmq::sockopt::linger, 500);  // flush the last sample on exit, never hang
+      socket.set(zmq::sockopt::sndhwm, 64);
+      if (curve) {
+        socket.set(zmq::sockopt::curve_serverkey, curve->server_public_z85);
+        socket.set(zmq::sockopt::curve_publickey, curve->client_keys.public_z85);
+        socket.set(zmq::sockopt::curve_secretkey, curve->client_keys.secret_z85);
+      }
+      const std::string mon = "inproc://ballast-publisher-monitor-" + std::to_string(counter++);
+      if (zmq_socket_monitor(socket.handle(), mon.c_str(),
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+        return Status::Internal(std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
+      }
+      monitor = zmq::socket_t(ctx, zmq::socket_type::pair);
+      monitor.set(zmq::sockopt::linger, 0);
+      monitor.connect(mon);
+      socket.connect(endpoint);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable("connecting to " + endpoint + ": " + e.what());
+    }
+    return Status::Ok();
+  }
+
+  void Close() {
+    if (socket.handle() != nullptr) zmq_socket_monitor(socket.handle(), nullptr, 0);
+    monitor.close();
+    socket.close();
+  }
+
+  // Reads pending monitor events; after a refused handshake schedules a fresh socket.
+  void Watch() {
+    const auto now = std::chrono::steady_clock::now();
+    if (retry_at && now >= *retry_at) {
+      retry_at.reset();
+      Close();
+      Status st = Open();
+      if (!st.ok()) BLOG(kError) << st.message();
+      return;
+    }
+    while (monitor.handle() != nullptr) {
+      std::vector<zmq::message_t> ev;
+      try {
+        if (!zmq::recv_multipart(monitor, std::back_inserter(ev), zmq::recv_flags::dontwait)) {
+          return;
+        }
+      } catch (const zmq::error_t&) {
+        return;
+      }
+      if (ev.empty() || ev[0].size() < 2) continue;
+      std::uint16_t event = 0;
+      std::memcpy(&event, ev[0].data(), sizeof event);
+      if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (refused) BLOG(kInfo) << "the balancer at " << endpoint << " accepts us now";
+        refused = false;
+      } else if (!retry_at) {
+        if (!refused) {
+          BLOG(kError) << "the balancer at " << endpoint << " refused this collector's "
+                       << (curve ? "CURVE key (is its .pub in the balancer's allowlist_dir, "
+                                   "named after this host? is server_public_key_file the "
+                                   "balancer's key?)"
+                                 : "plaintext connection (the balancer requires CURVE)")
+                       << "; retrying every " << kRetryAfterRefusal.count() << " s";
+        }
+        refused = true;
+        retry_at = now + kRetryAfterRefusal;
+      }
+    }
+  }
+
+  zmq::context_t& ctx;
+  std::string endpoint;
+  std::optional<CurveClientOptions> curve;
+  zmq::socket_t socket;
+  zmq::socket_t monitor;
+  bool refused = false;
+  std::optional<std::chrono::steady_clock::time_point> retry_at;
+};
+
+SamplePublisher::SamplePublisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SamplePublisher::~SamplePublisher() = default;
+
+Result<std::unique_ptr<SamplePublisher>> SamplePublisher::Connect(
+    zmq::context_t& ctx, const std::string& endpoint, std::optional<CurveClientOptions> curve) {
+  if (curve && !IsValidZ85Key(curve->server_public_z85)) {
+    return Status::InvalidArgument("the balancer's public key is not 40 Z85 characters");
+  }
+  auto impl = std::make_unique<Impl>(ctx, endpoint, std::move(curve));
+  BALLAST_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<SamplePublisher>(new SamplePublisher(std::move(impl)));
+}
+
+Status SamplePublisher::Publish(const std::string& topic, const std::string& payload) {
+  impl_->Watch();
+  try {
+    std::array<zmq::const_buffer, 2> parts{zmq::buffer(topic), zmq::buffer(payload)};
+    if (!zmq::send_multipart(impl_->socket, parts, zmq::send_flags::dontwait)) {
+      return Status::Unavailable("send queue full: sample dropped");
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("publishing: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace ballast

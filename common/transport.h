@@ -1,0 +1,96 @@
+#pragma once
+
+// The stats stream: collectors PUB (connect), the balancer SUB (bind); topic = host name.
+//
+// Security: with CURVE (the default everywhere, tests and demo included) the stream is
+// encrypted and every collector authenticated by a ZAP handler against the balancer's
+// allowlist directory of public keys. A key may publish only for the host it is named after
+// (allowlist file NAME.pub -> topic NAME), so a stolen collector key cannot forge another
+// host's hotspot. Plaintext only when explicitly configured.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/curve_keys.h"
+#include "common/status.h"
+
+namespace zmq {
+class context_t;
+}
+
+namespace ballast {
+
+struct CurveServerOptions {
+  CurveKeyPair server_keys;
+  std::filesystem::path allowlist_dir;  // *.pub files; re-read when an unknown key knocks
+  bool bind_key_to_topic = true;        // key NAME may only publish topic NAME
+};
+
+struct CurveClientOptions {
+  CurveKeyPair client_keys;
+  std::string server_public_z85;
+};
+
+struct ReceivedMessage {
+  std::string topic;
+  std::string payload;
+  std::string key_name;  // allowlist name of the sender's key ("" in plaintext)
+};
+
+// Counters, readable from any thread.
+struct TransportStats {
+  std::atomic<std::uint64_t> auth_accepted{0};
+  std::atomic<std::uint64_t> auth_rejected{0};      // unknown key or wrong mechanism
+  std::atomic<std::uint64_t> topic_mismatch{0};     // a key publishing for another host
+  std::atomic<std::uint64_t> malformed_frames{0};   // not [topic, payload]
+};
+
+class SampleSubscriber {
+ public:
+  // Binds `endpoint` (e.g. "tcp://127.0.0.1:5555"; port 0 or "*" picks a free one, see
+  // endpoint()). Without `curve` the socket is plaintext: only when configured so.
+  static Result<std::unique_ptr<SampleSubscriber>> Bind(
+      zmq::context_t& ctx, const std::string& endpoint, std::optional<CurveServerOptions> curve);
+  ~SampleSubscriber();
+  SampleSubscriber(const SampleSubscriber&) = delete;
+  SampleSubscriber& operator=(const SampleSubscriber&) = delete;
+
+  // Waits up to `timeout` for a message. nullopt on timeout. Messages that fail the transport
+  // checks are dropped and counted, never returned.
+  Result<std::optional<ReceivedMessage>> Receive(std::chrono::milliseconds timeout);
+
+  const std::string& endpoint() const;  // the bound endpoint, port resolved
+  const TransportStats& stats() const;
+
+  class Impl;
+
+ private:
+  explicit SampleSubscriber(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class SamplePublisher {
+ public:
+  static Result<std::unique_ptr<SamplePublisher>> Connect(
+      zmq::context_t& ctx, const std::string& endpoint, std::optional<CurveClientOptions> curve);
+  ~SamplePublisher();
+  SamplePublisher(const SamplePublisher&) = delete;
+  SamplePublisher& operator=(const SamplePublisher&) = delete;
+
+  // Queues one message; never blocks. When the queue is full (balancer away) the message is
+  // dropped: counters are cumulative, so the next one carries the information.
+  Status Publish(const std::string& topic, const std::string& payload);
+
+  class Impl;
+
+ private:
+  explicit SamplePublisher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ballast

@@ -1,0 +1,143 @@
+// Real ZeroMQ sockets over TCP on 127.0.0.1 with CURVE and the ZAP allowlist.
+
+#include "common/transport.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+#include <zmq.hpp>
+
+#include "common/curve_keys.h"
+
+namespace ballast {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("ballast-transport-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "allow");
+    server_ = *GenerateCurveKeyPair();
+    good_ = *GenerateCurveKeyPair();
+    ASSERT_TRUE(WriteCurveKeyPair(dir_ / "allow", "node-a", good_).ok());
+    fs::remove(dir_ / "allow" / "node-a.key");  // the allowlist holds public keys only
+    auto sub = SampleSubscriber::Bind(ctx_, "tcp://127.0.0.1:*",
+                                      CurveServerOptions{server_, dir_ / "allow", true});
+    ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+    sub_ = std::move(*sub);
+  }
+  void TearDown() override {
+    sub_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::unique_ptr<SamplePublisher> Publisher(std::optional<CurveClientOptions> curve) {
+    auto pub = SamplePublisher::Connect(ctx_, sub_->endpoint(), curve);
+    EXPECT_TRUE(pub.ok()) << pub.status().ToString();
+    return pub.ok() ? std::move(*pub) : nullptr;
+  }
+
+  // PUB/SUB drops messages sent before the subscription reaches the publisher: keep
+  // publishing until one arrives or `budget` runs out. Returns what arrived.
+  std::vector<ReceivedMessage> PublishAndCollect(SamplePublisher& pub, const std::string& topic,
+                                                 std::chrono::milliseconds budget) {
+    std::vector<ReceivedMessage> got;
+    const auto end = std::chrono::steady_clock::now() + budget;
+    while (std::chrono::steady_clock::now() < end && got.empty()) {
+      (void)pub.Publish(topic, "payload");
+      auto m = sub_->Receive(std::chrono::milliseconds(50));
+      EXPECT_TRUE(m.ok());
+      if (m.ok() && m->has_value()) got.push_back(**m);
+    }
+    return got;
+  }
+
+  fs::path dir_;
+  zmq::context_t ctx_;
+  CurveKeyPair server_;
+  CurveKeyPair good_;
+  std::unique_ptr<SampleSubscriber> sub_;
+};
+
+TEST_F(TransportTest, AllowlistedCollectorIsHeard) {
+  auto pub = Publisher(CurveClientOptions{good_, server_.public_z85});
+  auto got = PublishAndCollect(*pub, "node-a", std::chrono::seconds(10));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].topic, "node-a");
+  EXPECT_EQ(got[0].payload, "payload");
+  EXPECT_EQ(got[0].key_name, "node-a");
+  EXPECT_GE(sub_->stats().auth_accepted.load(), 1u);
+}
+
+TEST_F(TransportTest, UnknownKeyIsRejectedAndNeverHeard) {
+  CurveKeyPair stranger = *GenerateCurveKeyPair();
+  auto pub = Publisher(CurveClientOptions{stranger, server_.public_z85});
+  auto got = PublishAndCollect(*pub, "node-a", std::chrono::seconds(2));
+  EXPECT_TRUE(got.empty());
+  EXPECT_GE(sub_->stats().auth_rejected.load(), 1u);
+  EXPECT_EQ(sub_->stats().auth_accepted.load(), 0u);
+}
+
+TEST_F(TransportTest, PlaintextPublisherCannotInject) {
+  auto pub = Publisher(std::nullopt);
+  auto got = PublishAndCollect(*pub, "node-a", std::chrono::seconds(2));
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(TransportTest, KeyMayPublishOnlyForItsOwnHost) {
+  auto pub = Publisher(CurveClientOptions{good_, server_.public_z85});
+  auto got = PublishAndCollect(*pub, "node-b", std::chrono::seconds(2));
+  EXPECT_TRUE(got.empty());
+  EXPECT_GE(sub_->stats().topic_mismatch.load(), 1u);
+}
+
+TEST_F(TransportTest, KeyAddedToTheAllowlistIsPickedUpWithoutRestart) {
+  CurveKeyPair late = *GenerateCurveKeyPair();
+  ASSERT_TRUE(WriteCurveKeyPair(dir_ / "allow", "node-c", late).ok());
+  auto pub = Publisher(CurveClientOptions{late, server_.public_z85});
+  auto got = PublishAndCollect(*pub, "node-c", std::chrono::seconds(10));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].key_name, "node-c");
+}
+
+TEST_F(TransportTest, CollectorRefusedEarlyGetsInOnceItsKeyIsAllowed) {
+  CurveKeyPair early = *GenerateCurveKeyPair();
+  auto pub = Publisher(CurveClientOptions{early, server_.public_z85});
+  EXPECT_TRUE(PublishAndCollect(*pub, "node-d", std::chrono::seconds(1)).empty());
+  ASSERT_TRUE(WriteCurveKeyPair(dir_ / "allow", "node-d", early).ok());
+  auto got = PublishAndCollect(*pub, "node-d", std::chrono::seconds(15));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].key_name, "node-d");
+}
+
+TEST(TransportPlaintextTest, PlaintextWorksOnlyWhenConfigured) {
+  zmq::context_t ctx;
+  auto sub = SampleSubscriber::Bind(ctx, "tcp://127.0.0.1:*", std::nullopt);
+  ASSERT_TRUE(sub.ok());
+  auto pub = SamplePublisher::Connect(ctx, (*sub)->endpoint(), std::nullopt);
+  ASSERT_TRUE(pub.ok());
+  bool heard = false;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!heard && std::chrono::steady_clock::now() < end) {
+    (void)(*pub)->Publish("h", "x");
+    auto m = (*sub)->Receive(std::chrono::milliseconds(50));
+    heard = m.ok() && m->has_value();
+  }
+  EXPECT_TRUE(heard);
+}
+
+TEST(TransportBindTest, BadEndpointIsAClearError) {
+  zmq::context_t ctx;
+  auto sub = SampleSubscriber::Bind(ctx, "tcp://not-an-address:x", std::nullopt);
+  ASSERT_FALSE(sub.ok());
+  EXPECT_NE(sub.status().message().find("tcp://not-an-address:x"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ballast
