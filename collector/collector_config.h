@@ -1,0 +1,36 @@
+#pragma once
+
+// ballast-collector's configuration (YAML; see collector/README.md for every option).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace ballast {
+
+struct CollectorConfig {
+  // host:
+  std::string host_name;          // default: this machine's short hostname
+  std::string libvirt_uri = "qemu:///system";  // the source reads this hypervisor
+  std::string advertised_uri;     // what the balancer should use; default libvirt_uri
+  std::string migration_address;  // where migration traffic to this host goes; may be empty
+  // source:
+  std::string source = "libvirt";  // libvirt | xenstat
+  std::chrono::nanoseconds interval = std::chrono::seconds(1);
+  // capacity overrides (test hosts share one machine's cores; reserve capacity for dom0):
+  std::optional<double> cpu_cores;
+  std::optional<std::uint64_t> memory_bytes;
+  std::uint64_t nic_bits_per_second = 0;
+  // balancer:
+  std::string endpoint;            // e.g. tcp://balancer.example:7710
+  bool plaintext = false;          // CURVE unless explicitly turned off
+  std::string key_file;            // this collector's NAME.key
+  std::string server_public_key_file;  // the balancer's .pub
+};
+
+Result<CollectorConfig> LoadCollectorConfig(const std::string& file);
+
+}  // namespace ballast

@@ -1,0 +1,24 @@
+#include "collector/source_registry.h"
+
+#include "collector/libvirt_source.h"
+#ifdef BALLAST_WITH_XENSTAT
+#include "collector/xenstat_source.h"
+#endif
+
+namespace ballast {
+
+Result<std::unique_ptr<StatsSource>> MakeStatsSource(const CollectorConfig& config) {
+  if (config.source == "libvirt") return MakeLibvirtSource(config.libvirt_uri);
+  if (config.source == "xenstat") {
+#ifdef BALLAST_WITH_XENSTAT
+    return MakeXenstatSource();
+#else
+    return Status::FailedPrecondition(
+        "source 'xenstat' is not in this build (rebuild with libxen-dev installed and "
+        "-DBALLAST_WITH_XENSTAT=ON)");
+#endif
+  }
+  return Status::InvalidArgument("unknown source '" + config.source + "'");
+}
+
+}  // namespace ballast
