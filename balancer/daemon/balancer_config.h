@@ -1,0 +1,27 @@
+#pragma once
+
+// ballast-balancer's configuration (YAML; balancer/README.md documents every option).
+
+#include <chrono>
+#include <string>
+
+#include "common/status.h"
+
+namespace ballast {
+
+struct BalancerConfig {
+  std::string listen = "tcp://127.0.0.1:7710";  // collectors connect here
+  bool plaintext = false;                        // CURVE unless explicitly turned off
+  std::string server_key_file;                   // the balancer's NAME.key
+  std::string allowlist_dir;                     // collectors' *.pub files
+  bool bind_key_to_host = true;                  // key NAME.pub may publish only host NAME
+  double stale_after_intervals = 3;
+  std::chrono::nanoseconds min_stale_after = std::chrono::seconds(2);
+  std::chrono::nanoseconds table_interval = std::chrono::seconds(10);  // 0: only on SIGUSR1
+  std::string status_file;  // when set: the cluster as JSON, rewritten atomically
+  std::chrono::nanoseconds status_interval = std::chrono::seconds(1);
+};
+
+Result<BalancerConfig> LoadBalancerConfig(const std::string& file);
+
+}  // namespace ballast

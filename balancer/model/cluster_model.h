@@ -1,0 +1,108 @@
+#pragma once
+
+// The balancer's view of the cluster, built from the collectors' samples.
+//
+// Samples carry cumulative counters; the model derives rates from deltas between two samples
+// of the same host and collector boot, over the collector's own monotonic clock (so network
+// delay does not distort rates, and a dropped message only widens the interval). Resets are
+// detected and never produce a negative or huge rate: a counter going backwards (VM restarted),
+// a VM appearing on another host (migrated), a new collector boot id (collector restarted).
+// The last known rate is carried over such a reset: a VM's load does not change by moving.
+//
+// Time is passed in (steady clock of the caller); the model reads no clock. Not thread-safe.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/sample.h"
+
+namespace ballast {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct ModelOptions {
+  // A host is stale when silent for this many of its sampling intervals...
+  double stale_after_intervals = 3;
+  // ...and never sooner than this (a collector at 100 ms must not go stale on a hiccup).
+  std::chrono::nanoseconds min_stale_after = std::chrono::seconds(2);
+  // Interval assumed before two samples of a host have been seen.
+  std::chrono::nanoseconds default_interval = std::chrono::seconds(1);
+};
+
+struct VmView {
+  std::string uuid;
+  std::string name;
+  std::string host;  // name of the host that reports it
+  std::uint32_t vcpus = 0;
+  VmState state = VmState::kUnknown;
+  std::uint64_t memory_bytes = 0;      // current
+  std::uint64_t memory_max_bytes = 0;
+  std::optional<double> cpu_cores;     // CPU used, in cores (1.0 = one pCPU busy)
+  std::optional<double> net_bits_per_second;  // rx + tx
+  bool has_net = false;
+};
+
+struct HostView {
+  HostIdentity identity;
+  HostCapacity capacity;
+  SteadyTime last_seen{};          // arrival time of the last accepted sample
+  std::uint64_t boot_id = 0;
+  std::uint64_t sequence = 0;
+  std::uint64_t monotonic_ns = 0;  // collector clock of the last sample
+  std::chrono::nanoseconds interval{};  // smoothed sampling interval observed
+  bool stale = false;
+  std::vector<std::string> vm_uuids;  // sorted by VM name
+  // Utilisation (fractions of capacity; network 0 when the NIC speed is unknown).
+  double cpu_used_cores = 0;
+  double cpu_utilization = 0;
+  std::uint64_t memory_used_bytes = 0;
+  double memory_utilization = 0;
+  double net_bits_per_second = 0;
+  double net_utilization = 0;
+  // Bookkeeping, for metrics and for people.
+  std::uint64_t samples = 0;
+  std::uint64_t gaps = 0;          // samples lost in transit (sequence jumps)
+  std::uint64_t resets = 0;        // counter resets and collector restarts seen
+  std::uint64_t out_of_order = 0;  // duplicates or late samples, ignored
+};
+
+enum class IngestResult {
+  kAccepted,
+  kIgnoredOld,  // duplicate or older than what the model has
+};
+
+class ClusterModel {
+ public:
+  explicit ClusterModel(ModelOptions options = {});
+
+  IngestResult Ingest(const HostSample& sample, SteadyTime now);
+  // Marks hosts stale or fresh for `now`; returns the hosts that changed state.
+  std::vector<std::string> UpdateStaleness(SteadyTime now);
+
+  const std::map<std::string, HostView>& hosts() const { return hosts_; }
+  const std::map<std::string, VmView>& vms() const { return vms_; }  // by UUID
+  const HostView* host(const std::string& name) const;
+  const VmView* vm(const std::string& uuid) const;
+  const VmView* vm_by_name(const std::string& name) const;
+
+ private:
+  struct Baseline {  // the previous counters of one VM on one host and collector boot
+    std::uint64_t boot_id = 0;
+    std::uint64_t monotonic_ns = 0;
+    std::uint64_t cpu_ns = 0;
+    std::uint64_t net_bytes = 0;
+  };
+  void Recompute(HostView& host);
+  std::chrono::nanoseconds StaleAfter(const HostView& h) const;
+
+  ModelOptions options_;
+  std::map<std::string, HostView> hosts_;
+  std::map<std::string, VmView> vms_;
+  std::map<std::string, Baseline> baselines_;  // by VM UUID (a VM has one current host)
+};
+
+}  // namespace ballast
