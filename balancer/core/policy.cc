@@ -152,8 +152,8 @@ std::vector<PolicyIssue> ValidatePolicy(const Policy& p) {
   CheckFraction(out, "balance.tolerance", p.balance.tolerance, true);
   CheckFraction(out, "density.max_utilization", p.density.max_utilization, false);
   CheckIntRange(out, "density.max_hosts_per_round", p.density.max_hosts_per_round, 1, 1000);
-  CheckGroups(out, "rules.affinity", p.rules.affinity, 2);
-  CheckGroups(out, "rules.anti_affinity", p.rules.anti_affinity, 2);
+  CheckGroups(out, "rules.affinity", p.rules.affinity, 1);
+  CheckGroups(out, "rules.anti_affinity", p.rules.anti_affinity, 1);
   for (std::size_t i = 0; i < p.rules.pins.size(); ++i) {
     std::string base = "rules.pins[" + std::to_string(i) + "]";
     if (p.rules.pins[i].vm.empty()) out.push_back({base + ".vm", "must not be empty"});

@@ -45,15 +45,15 @@ class Drain final : public Strategy {
       if (seen[static_cast<std::size_t>(v)]) continue;
       const Unit unit = ctx.UnitOf(v);
       for (int m : unit) seen[static_cast<std::size_t>(m)] = 1;
-      Blocker b = ctx.CheckSource(h, unit.size());
-      if (IsCapBlocker(b)) {
-        left.blockers[b] = 1;
-        break;
-      }
-      b = ctx.CheckUnit(unit);
+      Blocker b = ctx.CheckUnit(unit);
       if (b != Blocker::kNone) {
         ++left.blockers[b];
         continue;
+      }
+      b = ctx.CheckSource(h, unit.size());
+      if (IsCapBlocker(b)) {
+        left.blockers[b] = 1;
+        break;
       }
       TargetChoice t = FindRoomiestTarget(ctx, unit, limits);
       if (t.host < 0) {

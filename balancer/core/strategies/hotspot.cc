@@ -121,15 +121,15 @@ class Hotspot final : public Strategy {
     const Resources limits = ctx.RelievedLimits();
     for (const Candidate& c : candidates) {
       if (Relieved(ctx, h, hot)) break;
-      Blocker b = ctx.CheckSource(h, c.unit.size());
-      if (IsCapBlocker(b)) {
-        left.blockers[b] = 1;
-        break;
-      }
-      b = ctx.CheckUnit(c.unit);
+      Blocker b = ctx.CheckUnit(c.unit);
       if (b != Blocker::kNone) {
         ++left.blockers[b];
         continue;
+      }
+      b = ctx.CheckSource(h, c.unit.size());
+      if (IsCapBlocker(b)) {
+        left.blockers[b] = 1;
+        break;
       }
       TargetChoice t = FindRoomiestTarget(ctx, c.unit, limits);
       if (t.host < 0) {
