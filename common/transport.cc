@@ -150,12 +150,38 @@ class SampleSubscriber::Impl {
  public:
   explicit Impl(zmq::context_t& ctx) : socket(ctx, zmq::socket_type::sub) {}
   ~Impl() {
+    if (monitor.handle() != nullptr) zmq_socket_monitor(socket.handle(), nullptr, 0);
+    monitor.close();
     socket.close();
     if (zap) zap->Stop();
   }
+
+  // Handshakes that fail before ZAP is asked (a plaintext peer on a CURVE socket, garbage on
+  // the port) are seen only by the socket monitor: count and log them as rejections too.
+  void DrainMonitor() {
+    while (true) {
+      std::vector<zmq::message_t> ev;
+      if (!zmq::recv_multipart(monitor, std::back_inserter(ev), zmq::recv_flags::dontwait)) {
+        return;
+      }
+      if (ev.size() < 2 || ev[0].size() < 6) continue;
+      std::uint16_t event = 0;
+      std::uint32_t value = 0;
+      std::memcpy(&event, ev[0].data(), sizeof event);
+      std::memcpy(&value, static_cast<const char*>(ev[0].data()) + 2, sizeof value);
+      stats.auth_rejected++;
+      BLOG(kWarning) << "rejected a publisher on " << ev[1].to_string()
+                     << (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                             ? ": it does not speak CURVE (plaintext collector?)"
+                             : ": handshake failed (protocol error " + std::to_string(value) +
+                                   ")");
+    }
+  }
+
   TransportStats stats;
   std::unique_ptr<ZapHandler> zap;
   zmq::socket_t socket;
+  zmq::socket_t monitor;
   std::string endpoint;
   bool bind_key_to_topic = false;
   bool curve = false;
@@ -187,6 +213,16 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
       s.set(zmq::sockopt::zap_domain, kZapDomain);
       impl->bind_key_to_topic = curve->bind_key_to_topic;
       impl->curve = true;
+      static std::atomic<int> counter{0};
+      const std::string mon = "inproc://ballast-subscriber-monitor-" + std::to_string(counter++);
+      if (zmq_socket_monitor(s.handle(), mon.c_str(),
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+        return Status::Internal(std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
+      }
+      impl->monitor = zmq::socket_t(ctx, zmq::socket_type::pair);
+      impl->monitor.set(zmq::sockopt::linger, 0);
+      impl->monitor.connect(mon);
     }
     s.set(zmq::sockopt::subscribe, "");
     s.bind(endpoint);
@@ -206,9 +242,14 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() < 0) left = std::chrono::milliseconds(0);
-      std::array<zmq::pollitem_t, 1> items{{{s.handle(), 0, ZMQ_POLLIN, 0}}};
-      zmq::poll(items.data(), items.size(), left);
-      if ((items[0].revents & ZMQ_POLLIN) == 0) return std::optional<ReceivedMessage>();
+      std::array<zmq::pollitem_t, 2> items{{{s.handle(), 0, ZMQ_POLLIN, 0},
+                                            {impl_->monitor.handle(), 0, ZMQ_POLLIN, 0}}};
+      zmq::poll(items.data(), impl_->monitor.handle() != nullptr ? 2 : 1, left);
+      if ((items[1].revents & ZMQ_POLLIN) != 0) impl_->DrainMonitor();
+      if ((items[0].revents & ZMQ_POLLIN) == 0) {
+        if (std::chrono::steady_clock::now() < deadline) continue;
+        return std::optional<ReceivedMessage>();
+      }
       std::vector<zmq::message_t> parts;
       if (!zmq::recv_multipart(s, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
         continue;
@@ -234,6 +275,9 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
       return std::optional<ReceivedMessage>(std::move(m));
     }
   } catch (const zmq::error_t& e) {
+    // A signal (SIGHUP, SIGUSR1) interrupting the wait is not an error: the caller's loop
+    // handles the signal and calls again.
+    if (e.num() == EINTR) return std::optional<ReceivedMessage>();
     return Status::Unavailable(std::string("receiving samples: ") + e.what());
   }
 }

@@ -21,7 +21,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   # real libvirt test hosts and guests for the integration tests and the demo
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-  iproute2 procps util-linux
+  iproute2 procps util-linux python3
   # a real Prometheus for the metrics tests and the demo
   prometheus
 )
@@ -37,6 +37,16 @@ fi
 cleanup() { if [[ $created_policy_rc == 1 ]]; then rm -f "$policy_rc"; fi; }
 trap cleanup EXIT
 
+# The unprivileged user that runs the test hosts' libvirt daemons when tests run as root
+# (deploy/lab/lab.sh). A system account with no login shell.
+ensure_lab_user() {
+  if ! id ballast-lab >/dev/null 2>&1; then
+    useradd --system --user-group --home-dir /nonexistent --no-create-home \
+      --shell /usr/sbin/nologin ballast-lab
+    echo "install-deps.sh: created system user ballast-lab (runs the test hosts' libvirtd)"
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -46,6 +56,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps.sh: all ${#packages[@]} packages already installed"
+  ensure_lab_user
   exit 0
 fi
 
@@ -53,4 +64,5 @@ echo "install-deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -q
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
+ensure_lab_user
 echo "install-deps.sh: done"

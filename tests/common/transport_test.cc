@@ -88,6 +88,7 @@ TEST_F(TransportTest, PlaintextPublisherCannotInject) {
   auto pub = Publisher(std::nullopt);
   auto got = PublishAndCollect(*pub, "node-a", std::chrono::seconds(2));
   EXPECT_TRUE(got.empty());
+  EXPECT_GE(sub_->stats().auth_rejected.load(), 1u);  // seen and counted, not silent
 }
 
 TEST_F(TransportTest, KeyMayPublishOnlyForItsOwnHost) {

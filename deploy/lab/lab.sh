@@ -1,0 +1,194 @@
+# shellcheck shell=bash
+# Ballast test lab: real libvirt "hosts" on one machine, for the integration tests and the demo.
+#
+# Each host is an unprivileged libvirtd (session mode) with its own config, sockets, host UUID
+# and migration ports, reachable at qemu+unix:///session?socket=LAB/hosts/NAME/sock/libvirt-sock.
+# Guests are real QEMU (TCG) machines booting a one-sector program: `spin` burns a vCPU,
+# `idle` halts. Everything started is recorded by pid under LAB/pids; lab-teardown.sh stops it
+# (guests destroyed first, then daemons by pid), from the EXIT trap and from a watchdog that
+# outlives a killed test. Nothing here touches anything but loopback and LAB.
+#
+# Usage (from a bash script):
+#   source deploy/lab/lab.sh
+#   lab_init /tmp/my-lab          # creates LAB, arms the trap and the watchdog
+#   lab_start_host a 1            # name, index (distinct ports/UUID per index)
+#   lab_boot_guest a spin spin 64 # host, guest name, program (spin|idle), MiB
+#   lab_uri a                     # prints the host's libvirt URI
+
+LAB_SELF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LAB_QEMU=${LAB_QEMU:-/usr/bin/qemu-system-x86_64}
+
+lab_log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+lab_die() { lab_log "ERROR: $*"; exit 1; }
+
+# The unprivileged user the daemons run as: ourselves, or (as root) the ballast-lab user that
+# deploy/install-deps.sh creates.
+lab_user() {
+  if [[ $(id -u) -ne 0 ]]; then id -un; else echo "${LAB_USER:-ballast-lab}"; fi
+}
+
+lab_as_user() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u "$(lab_user)" -- "$@"; else "$@"; fi
+}
+
+lab_init() {
+  LAB=$1
+  [[ -n $LAB ]] || lab_die "lab_init needs a directory"
+  if [[ $(id -u) -eq 0 ]] && ! id "$(lab_user)" >/dev/null 2>&1; then
+    lab_die "user $(lab_user) does not exist: run deploy/install-deps.sh as root first"
+  fi
+  command -v libvirtd >/dev/null || lab_die "libvirtd not installed: run deploy/install-deps.sh"
+  [[ -x $LAB_QEMU ]] || lab_die "$LAB_QEMU not installed: run deploy/install-deps.sh"
+  rm -rf "$LAB"
+  mkdir -p "$LAB/pids" "$LAB/hosts" "$LAB/images"
+  chmod 755 "$LAB"
+  [[ $(id -u) -eq 0 ]] && chown "$(lab_user)" "$LAB/hosts"
+  export LAB
+  trap 'lab_teardown' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  # The watchdog tears the lab down if this shell dies without running its trap (SIGKILL,
+  # e.g. a ctest timeout).
+  setsid bash "$LAB_SELF_DIR/lab-teardown.sh" --watch $$ "$LAB" </dev/null >/dev/null 2>&1 &
+  echo $! >"$LAB/pids/watchdog"
+  lab_make_images
+}
+
+lab_teardown() {
+  local rc=$?
+  if [[ -n ${LAB:-} && -d $LAB ]]; then
+    if [[ $rc -ne 0 && -z ${LAB_QUIET_LOGS:-} ]]; then lab_dump_logs; fi
+    bash "$LAB_SELF_DIR/lab-teardown.sh" "$LAB"
+  fi
+  return $rc
+}
+
+lab_dump_logs() {
+  local f
+  for f in "$LAB"/*.log "$LAB"/hosts/*/libvirtd.log; do
+    [[ -s $f ]] || continue
+    echo "----- tail of $f -----" >&2
+    # libvirtd's start-up complaints (no dnsmasq, D-Bus, /dev/kvm) are expected here.
+    grep -v -e dnsmasq -e GDBus -e DBus -e udevGetDMIData -e /dev/kvm "$f" | tail -n 30 >&2
+  done
+}
+
+# Records a pid we started so teardown can stop it: lab_track NAME PID
+lab_track() { echo "$2" >"$LAB/pids/$1"; }
+
+lab_uri() { echo "qemu+unix:///session?socket=$LAB/hosts/$1/sock/libvirt-sock"; }
+
+lab_virsh() {
+  local host=$1
+  shift
+  virsh -q -c "$(lab_uri "$host")" "$@"
+}
+
+lab_start_host() {
+  local name=$1 index=$2
+  local d="$LAB/hosts/$name"
+  mkdir -p "$d/cfg/libvirt" "$d/cache" "$d/run" "$d/sock" "$d/home"
+  local uuid
+  uuid=$(printf '6a11a570-0000-4000-8000-%012d' "$index")
+  cat >"$d/cfg/libvirt/libvirtd.conf" <<CONF
+host_uuid = "$uuid"
+unix_sock_dir = "$d/sock"
+unix_sock_rw_perms = "0777"
+log_outputs = "3:file:$d/libvirtd.log"
+CONF
+  local port_min=$((49152 + index * 100))
+  cat >"$d/cfg/libvirt/qemu.conf" <<CONF
+stdio_handler = "file"
+migration_port_min = $port_min
+migration_port_max = $((port_min + 99))
+CONF
+  [[ $(id -u) -eq 0 ]] && chown -R "$(lab_user)" "$d"
+  lab_as_user env -i HOME="$d/home" XDG_CONFIG_HOME="$d/cfg" XDG_CACHE_HOME="$d/cache" \
+    XDG_RUNTIME_DIR="$d/run" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    setsid libvirtd --pid-file "$d/libvirtd.pid" </dev/null >>"$d/daemon.out" 2>&1 &
+  local i
+  for i in $(seq 1 100); do
+    [[ -S $d/sock/libvirt-sock && -s $d/libvirtd.pid ]] && break
+    sleep 0.1
+  done
+  [[ -s $d/libvirtd.pid ]] || lab_die "libvirtd for host $name did not start (see $d/daemon.out)"
+  lab_track "libvirtd-$name" "$(cat "$d/libvirtd.pid")"
+  echo "$name" >>"$LAB/hosts.list"
+  # The first connection probes QEMU's capabilities (a few seconds): do it now.
+  timeout 60 virsh -q -c "$(lab_uri "$name")" capabilities >/dev/null ||
+    lab_die "host $name: libvirtd does not answer"
+  lab_log "host $name up: $(lab_uri "$name") (uuid $uuid, pid $(cat "$d/libvirtd.pid"))"
+}
+
+# Boot-sector guests (no OS): a 1 MiB raw image whose first sector is the program.
+lab_make_images() {
+  local img
+  lab_write_boot_image "$LAB/images/spin.img" '\xeb\xfe'          # jmp $      : 100% of a vCPU
+  lab_write_boot_image "$LAB/images/idle.img" '\xf4\xeb\xfd'      # hlt; jmp   : idle
+  for img in "$LAB"/images/*.img; do chmod 444 "$img"; done
+}
+
+lab_write_boot_image() {
+  local out=$1 code=$2
+  {
+    printf "$code"
+    head -c $((510 - $(printf "$code" | wc -c))) /dev/zero
+    printf '\x55\xaa'
+  } >"$out"
+  truncate -s 1M "$out"  # SeaBIOS does not boot a 512-byte disk
+}
+
+lab_guest_xml() {
+  local name=$1 program=$2 mib=$3
+  cat <<XML
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>$mib</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <devices>
+    <emulator>$LAB_QEMU</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='$LAB/images/$program.img'/>
+      <target dev='vda' bus='virtio'/>
+      <readonly/>
+    </disk>
+  </devices>
+</domain>
+XML
+}
+
+# lab_boot_guest HOST NAME PROGRAM MIB: starts a transient guest on HOST.
+lab_boot_guest() {
+  local host=$1 name=$2 program=$3 mib=$4
+  local xml="$LAB/hosts/$host/$name.xml"
+  lab_guest_xml "$name" "$program" "$mib" >"$xml"
+  lab_virsh "$host" create "$xml" >/dev/null || lab_die "cannot start guest $name on $host"
+  lab_log "guest $name ($program, $mib MiB) running on host $host"
+}
+
+# Writes a CURVE key pair NAME into LAB/keys (needs ballast-keygen on PATH or BALLAST_BIN).
+lab_keygen() {
+  "${BALLAST_BIN:?BALLAST_BIN must point at the built binaries}/ballast-keygen" \
+    --dir "$LAB/keys" "$1" >/dev/null || lab_die "ballast-keygen $1 failed"
+}
+
+# A free TCP port on 127.0.0.1.
+lab_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# lab_wait SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.5 s until it succeeds.
+lab_wait() {
+  local secs=$1 what=$2
+  shift 2
+  local end=$((SECONDS + secs))
+  until "$@"; do
+    if ((SECONDS >= end)); then
+      lab_log "timed out after ${secs}s waiting for: $what"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
