@@ -137,10 +137,10 @@ std::string ExplainMove(const Move& m) {
     case StrategyKind::kBalance:
       return head + "evens out host load: the std-dev falls from " +
              Fixed(r.stddev_before, 3) + " to " + Fixed(r.stddev_after, 3) + " (gain " +
-             Fixed(r.score, 3) + " >= min_gain " + Fixed(r.mark, 3) + "); " + m.from +
-             " load goes from " + Pct(r.source_before) + " to " + Pct(r.source_after) +
-             ", " + m.to + " from " + Pct(r.target_before) + " to " + Pct(r.target_after) +
-             ".";
+             Fixed(r.score, 3) + " >= min_gain " + Fixed(r.mark, 3) + "); load on " + m.from +
+             " goes from " + Pct(r.source_before) + " to " + Pct(r.source_after) +
+             ", on " + m.to + " from " + Pct(r.target_before) + " to " +
+             Pct(r.target_after) + ".";
     case StrategyKind::kDensity:
       return head + "consolidates load so " + m.from + " (load " + Pct(r.source_before) +
              ") can be emptied; " + m.to + " goes from " + Pct(r.target_before) + " to " +
