@@ -27,8 +27,8 @@ using SampleWindow = std::array<std::vector<double>, kNumResources>;
 struct Host {
   std::string name;
   std::string uuid;
-  Resources capacity;  // cpu cores, memory bytes, network bits/s; 0 = unknown (ignored)
-  Resources used;      // now, in the same units (includes dom0 / hypervisor overhead)
+  Resources capacity;    // cpu cores, memory bytes, network bits/s; 0 = unknown (ignored)
+  Resources used;        // now, in the same units (includes dom0 / hypervisor overhead)
   SampleWindow history;  // for k-of-n detection and the forecast
   // No fresh sample lately: the host is never a source or a target of a planned move.
   bool stale = false;

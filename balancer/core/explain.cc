@@ -63,61 +63,108 @@ std::string WhyNot(const Unrelieved& u) {
 
 std::string_view BlockerName(Blocker b) {
   switch (b) {
-    case Blocker::kNone: return "none";
-    case Blocker::kExcludedVm: return "excluded_vm";
-    case Blocker::kPinned: return "pinned";
-    case Blocker::kInFlight: return "in_flight";
-    case Blocker::kCooldown: return "cooldown";
-    case Blocker::kAffinityGroupTooLarge: return "affinity_group_too_large";
-    case Blocker::kStaleSource: return "stale_source";
-    case Blocker::kExcludedSource: return "excluded_source";
-    case Blocker::kHostOutCap: return "host_out_cap";
-    case Blocker::kStaleTarget: return "stale_target";
-    case Blocker::kExcludedTarget: return "excluded_target";
-    case Blocker::kMaintenanceTarget: return "maintenance_target";
-    case Blocker::kPinnedElsewhere: return "pinned_elsewhere";
-    case Blocker::kReturnCooldown: return "return_cooldown";
-    case Blocker::kAntiAffinity: return "anti_affinity";
-    case Blocker::kMemoryOvercommit: return "memory_overcommit";
-    case Blocker::kTargetWouldBeHot: return "target_would_be_hot";
-    case Blocker::kAboveRelievedMark: return "above_relieved_mark";
-    case Blocker::kHostInCap: return "host_in_cap";
-    case Blocker::kClusterCap: return "cluster_cap";
-    case Blocker::kRoundCap: return "round_cap";
-    case Blocker::kNoTarget: return "no_target";
-    case Blocker::kNoMovableVm: return "no_movable_vm";
-    case Blocker::kInsufficientGain: return "insufficient_gain";
+    case Blocker::kNone:
+      return "none";
+    case Blocker::kExcludedVm:
+      return "excluded_vm";
+    case Blocker::kPinned:
+      return "pinned";
+    case Blocker::kInFlight:
+      return "in_flight";
+    case Blocker::kCooldown:
+      return "cooldown";
+    case Blocker::kAffinityGroupTooLarge:
+      return "affinity_group_too_large";
+    case Blocker::kStaleSource:
+      return "stale_source";
+    case Blocker::kExcludedSource:
+      return "excluded_source";
+    case Blocker::kHostOutCap:
+      return "host_out_cap";
+    case Blocker::kStaleTarget:
+      return "stale_target";
+    case Blocker::kExcludedTarget:
+      return "excluded_target";
+    case Blocker::kMaintenanceTarget:
+      return "maintenance_target";
+    case Blocker::kPinnedElsewhere:
+      return "pinned_elsewhere";
+    case Blocker::kReturnCooldown:
+      return "return_cooldown";
+    case Blocker::kAntiAffinity:
+      return "anti_affinity";
+    case Blocker::kMemoryOvercommit:
+      return "memory_overcommit";
+    case Blocker::kTargetWouldBeHot:
+      return "target_would_be_hot";
+    case Blocker::kAboveRelievedMark:
+      return "above_relieved_mark";
+    case Blocker::kHostInCap:
+      return "host_in_cap";
+    case Blocker::kClusterCap:
+      return "cluster_cap";
+    case Blocker::kRoundCap:
+      return "round_cap";
+    case Blocker::kNoTarget:
+      return "no_target";
+    case Blocker::kNoMovableVm:
+      return "no_movable_vm";
+    case Blocker::kInsufficientGain:
+      return "insufficient_gain";
   }
   return "unknown";
 }
 
 std::string_view BlockerPhrase(Blocker b) {
   switch (b) {
-    case Blocker::kNone: return "no reason recorded";
-    case Blocker::kExcludedVm: return "excluded by rules.exclude_vms";
-    case Blocker::kPinned: return "pinned (must) to this host";
-    case Blocker::kInFlight: return "already migrating";
-    case Blocker::kCooldown: return "in cooldown after a recent move";
+    case Blocker::kNone:
+      return "no reason recorded";
+    case Blocker::kExcludedVm:
+      return "excluded by rules.exclude_vms";
+    case Blocker::kPinned:
+      return "pinned (must) to this host";
+    case Blocker::kInFlight:
+      return "already migrating";
+    case Blocker::kCooldown:
+      return "in cooldown after a recent move";
     case Blocker::kAffinityGroupTooLarge:
       return "in an affinity group too large to move within the caps";
-    case Blocker::kStaleSource: return "its data is stale, so nothing is planned from it";
-    case Blocker::kExcludedSource: return "the host is excluded by rules.exclude_hosts";
-    case Blocker::kHostOutCap: return "limits.max_per_host_out reached";
-    case Blocker::kStaleTarget: return "with only stale targets";
-    case Blocker::kExcludedTarget: return "with only excluded targets";
-    case Blocker::kMaintenanceTarget: return "with only targets in maintenance";
-    case Blocker::kPinnedElsewhere: return "pinned (must) to hosts that cannot take it";
-    case Blocker::kReturnCooldown: return "barred from returning to hosts they left recently";
-    case Blocker::kAntiAffinity: return "kept off every fitting target by anti-affinity";
-    case Blocker::kMemoryOvercommit: return "with no target that has enough free memory";
-    case Blocker::kTargetWouldBeHot: return "with no target that would stay cool in the forecast";
-    case Blocker::kAboveRelievedMark: return "with no target that stays under the relieved mark";
-    case Blocker::kHostInCap: return "with every fitting target at limits.max_per_host_in";
-    case Blocker::kClusterCap: return "limits.max_concurrent reached";
-    case Blocker::kRoundCap: return "limits.max_moves_per_round reached";
-    case Blocker::kNoTarget: return "no other host to move to";
-    case Blocker::kNoMovableVm: return "no VM on it could help";
-    case Blocker::kInsufficientGain: return "no move gains at least balance.min_gain";
+    case Blocker::kStaleSource:
+      return "its data is stale, so nothing is planned from it";
+    case Blocker::kExcludedSource:
+      return "the host is excluded by rules.exclude_hosts";
+    case Blocker::kHostOutCap:
+      return "limits.max_per_host_out reached";
+    case Blocker::kStaleTarget:
+      return "with only stale targets";
+    case Blocker::kExcludedTarget:
+      return "with only excluded targets";
+    case Blocker::kMaintenanceTarget:
+      return "with only targets in maintenance";
+    case Blocker::kPinnedElsewhere:
+      return "pinned (must) to hosts that cannot take it";
+    case Blocker::kReturnCooldown:
+      return "barred from returning to hosts they left recently";
+    case Blocker::kAntiAffinity:
+      return "kept off every fitting target by anti-affinity";
+    case Blocker::kMemoryOvercommit:
+      return "with no target that has enough free memory";
+    case Blocker::kTargetWouldBeHot:
+      return "with no target that would stay cool in the forecast";
+    case Blocker::kAboveRelievedMark:
+      return "with no target that stays under the relieved mark";
+    case Blocker::kHostInCap:
+      return "with every fitting target at limits.max_per_host_in";
+    case Blocker::kClusterCap:
+      return "limits.max_concurrent reached";
+    case Blocker::kRoundCap:
+      return "limits.max_moves_per_round reached";
+    case Blocker::kNoTarget:
+      return "no other host to move to";
+    case Blocker::kNoMovableVm:
+      return "no VM on it could help";
+    case Blocker::kInsufficientGain:
+      return "no move gains at least balance.min_gain";
   }
   return "unknown reason";
 }
@@ -130,26 +177,26 @@ std::string ExplainMove(const Move& m) {
     case StrategyKind::kHotspot:
       return head + m.from + " is hot on " + res + " (" + Pct(r.source_before) +
              " above the hot mark " + Pct(r.mark) + "); " + m.vm_name +
-             " has the best volume-to-size ratio (" + Fixed(r.score, 2) + " per GiB) among "
-             "movable VMs, and moving it takes " + m.from + " to " + Pct(r.source_after) +
-             " while " + m.to + " goes from " + Pct(r.target_before) + " to " +
-             Pct(r.target_after) + ", within its limit " + Pct(r.target_limit) + ".";
+             " has the best volume-to-size ratio (" + Fixed(r.score, 2) +
+             " per GiB) among "
+             "movable VMs, and moving it takes " +
+             m.from + " to " + Pct(r.source_after) + " while " + m.to + " goes from " +
+             Pct(r.target_before) + " to " + Pct(r.target_after) + ", within its limit " +
+             Pct(r.target_limit) + ".";
     case StrategyKind::kBalance:
-      return head + "evens out host load: the std-dev falls from " +
-             Fixed(r.stddev_before, 3) + " to " + Fixed(r.stddev_after, 3) + " (gain " +
-             Fixed(r.score, 3) + " >= min_gain " + Fixed(r.mark, 3) + "); load on " + m.from +
-             " goes from " + Pct(r.source_before) + " to " + Pct(r.source_after) +
-             ", on " + m.to + " from " + Pct(r.target_before) + " to " +
-             Pct(r.target_after) + ".";
+      return head + "evens out host load: the std-dev falls from " + Fixed(r.stddev_before, 3) +
+             " to " + Fixed(r.stddev_after, 3) + " (gain " + Fixed(r.score, 3) + " >= min_gain " +
+             Fixed(r.mark, 3) + "); load on " + m.from + " goes from " + Pct(r.source_before) +
+             " to " + Pct(r.source_after) + ", on " + m.to + " from " + Pct(r.target_before) +
+             " to " + Pct(r.target_after) + ".";
     case StrategyKind::kDensity:
       return head + "consolidates load so " + m.from + " (load " + Pct(r.source_before) +
              ") can be emptied; " + m.to + " goes from " + Pct(r.target_before) + " to " +
-             Pct(r.target_after) + " load, within the density limit " +
-             Pct(r.target_limit) + ".";
+             Pct(r.target_after) + " load, within the density limit " + Pct(r.target_limit) + ".";
     case StrategyKind::kDrain:
       return head + m.from + " is in maintenance and is being drained; " + m.to +
-             " has the most headroom that fits and goes from " + Pct(r.target_before) +
-             " to " + Pct(r.target_after) + " " + res + ".";
+             " has the most headroom that fits and goes from " + Pct(r.target_before) + " to " +
+             Pct(r.target_after) + " " + res + ".";
   }
   return head + "planned.";
 }
@@ -175,10 +222,10 @@ std::string ExplainUnrelieved(const Unrelieved& u) {
 }
 
 std::string FormatPlan(const Plan& plan) {
-  std::string out = "plan policy=" + plan.policy_name + " mode=" +
-                    std::string(ModeName(plan.mode)) + " moves=" +
-                    std::to_string(plan.moves.size()) + " unrelieved=" +
-                    std::to_string(plan.unrelieved.size()) + "\n";
+  std::string out = "plan policy=" + plan.policy_name +
+                    " mode=" + std::string(ModeName(plan.mode)) +
+                    " moves=" + std::to_string(plan.moves.size()) +
+                    " unrelieved=" + std::to_string(plan.unrelieved.size()) + "\n";
   for (const Move& m : plan.moves) {
     const MoveReason& r = m.reason;
     out += "move vm=" + m.vm_name + " uuid=" + m.vm_uuid + " from=" + m.from + " to=" + m.to +
@@ -191,8 +238,8 @@ std::string FormatPlan(const Plan& plan) {
   }
   for (const Unrelieved& u : plan.unrelieved) {
     out += "unrelieved strategy=" + std::string(StrategyName(u.strategy)) +
-           " host=" + (u.host.empty() ? "-" : u.host) + " resource=" +
-           (u.resource ? std::string(ResourceName(*u.resource)) : "-") +
+           " host=" + (u.host.empty() ? "-" : u.host) +
+           " resource=" + (u.resource ? std::string(ResourceName(*u.resource)) : "-") +
            " level=" + Fixed(u.level, 4) + " mark=" + Fixed(u.mark, 4) +
            " main=" + std::string(BlockerName(u.main_blocker)) + " blockers=";
     bool first = true;

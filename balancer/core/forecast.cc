@@ -32,8 +32,10 @@ double ForecastAr1(std::span<const double> samples) {
 
 double Forecast(std::span<const double> samples, const Detection& detection) {
   switch (detection.forecast) {
-    case ForecastModel::kEwma: return ForecastEwma(samples, detection.ewma_alpha);
-    case ForecastModel::kAr1: return ForecastAr1(samples);
+    case ForecastModel::kEwma:
+      return ForecastEwma(samples, detection.ewma_alpha);
+    case ForecastModel::kAr1:
+      return ForecastAr1(samples);
   }
   return 0.0;
 }
@@ -49,8 +51,7 @@ bool KOfNAbove(std::span<const double> samples, int k, int n, double mark) {
 }
 
 bool IsHot(std::span<const double> samples, const Detection& detection, double mark) {
-  return KOfNAbove(samples, detection.k, detection.n, mark) &&
-         Forecast(samples, detection) > mark;
+  return KOfNAbove(samples, detection.k, detection.n, mark) && Forecast(samples, detection) > mark;
 }
 
 }  // namespace ballast::core

@@ -18,10 +18,10 @@ namespace ballast::core {
 enum class Blocker {
   kNone = 0,
   // The VM itself.
-  kExcludedVm,     // rules.exclude_vms
-  kPinned,         // rules.pins (must): it may not leave / go there
-  kInFlight,       // a migration of it is under way
-  kCooldown,       // moved less than limits.vm_cooldown ago
+  kExcludedVm,             // rules.exclude_vms
+  kPinned,                 // rules.pins (must): it may not leave / go there
+  kInFlight,               // a migration of it is under way
+  kCooldown,               // moved less than limits.vm_cooldown ago
   kAffinityGroupTooLarge,  // its affinity group cannot move together within the caps
   // The source host.
   kStaleSource,     // no fresh data: never planned from
@@ -35,15 +35,15 @@ enum class Blocker {
   kReturnCooldown,   // the VM left this host less than limits.return_cooldown ago
   kAntiAffinity,     // would put two members of an anti-affinity group together
   kMemoryOvercommit,
-  kTargetWouldBeHot,     // the target's forecast after the move is above the hot mark
-  kAboveRelievedMark,    // the target would end above the relieved mark (or density cap)
-  kHostInCap,            // limits.max_per_host_in reached
+  kTargetWouldBeHot,   // the target's forecast after the move is above the hot mark
+  kAboveRelievedMark,  // the target would end above the relieved mark (or density cap)
+  kHostInCap,          // limits.max_per_host_in reached
   // The cluster / round.
   kClusterCap,  // limits.max_concurrent reached
   kRoundCap,    // limits.max_moves_per_round reached
   // Strategy-level outcomes.
-  kNoTarget,        // no host at all to consider (e.g. a one-host cluster)
-  kNoMovableVm,     // the host runs no VM that could move
+  kNoTarget,          // no host at all to consider (e.g. a one-host cluster)
+  kNoMovableVm,       // the host runs no VM that could move
   kInsufficientGain,  // balance: no move cuts the std-dev by min_gain
 };
 
@@ -59,11 +59,11 @@ struct MoveReason {
   double source_after = 0;
   double target_before = 0;
   double target_after = 0;
-  double mark = 0;          // hotspot: the hot mark crossed; balance: min_gain
-  double target_limit = 0;  // the level the target had to stay at or under
-  double score = 0;         // hotspot: volume-to-size ratio (per GiB); balance: std-dev gain
-  double stddev_before = 0;   // balance only
-  double stddev_after = 0;    // balance only
+  double mark = 0;           // hotspot: the hot mark crossed; balance: min_gain
+  double target_limit = 0;   // the level the target had to stay at or under
+  double score = 0;          // hotspot: volume-to-size ratio (per GiB); balance: std-dev gain
+  double stddev_before = 0;  // balance only
+  double stddev_after = 0;   // balance only
 };
 
 struct Move {
@@ -78,14 +78,14 @@ struct Move {
 // A hotspot left hot, a drain left unfinished, or (balance) an imbalance left as is.
 struct Unrelieved {
   StrategyKind strategy = StrategyKind::kHotspot;
-  std::string host;                     // empty for cluster-wide (balance)
-  std::optional<Resource> resource;     // hotspot: the hot resource
-  double level = 0;                     // utilisation (or std-dev for balance) left
-  double mark = 0;  // hotspot: the relieved mark; balance: the tolerance
-  std::vector<std::string> vms_left;    // drain: VMs still on the host
+  std::string host;                       // empty for cluster-wide (balance)
+  std::optional<Resource> resource;       // hotspot: the hot resource
+  double level = 0;                       // utilisation (or std-dev for balance) left
+  double mark = 0;                        // hotspot: the relieved mark; balance: the tolerance
+  std::vector<std::string> vms_left;      // drain: VMs still on the host
   Blocker main_blocker = Blocker::kNone;  // the most common reason
-  std::map<Blocker, int> blockers;      // how many candidates each reason refused
-  std::string explanation;              // one human sentence
+  std::map<Blocker, int> blockers;        // how many candidates each reason refused
+  std::string explanation;                // one human sentence
 };
 
 struct Plan {

@@ -26,30 +26,30 @@ namespace ballast::core {
 struct HostState {
   const Host* host = nullptr;
   Resources cap;
-  Resources used;            // projected; memory = max(reported, sum of VM allocations)
-  Resources forecast;        // projected forecast utilisation (fraction of capacity)
+  Resources used;      // projected; memory = max(reported, sum of VM allocations)
+  Resources forecast;  // projected forecast utilisation (fraction of capacity)
   std::array<bool, kNumResources> hot = {false, false, false};  // detected at start
   bool stale = false;
   bool maintenance = false;  // flag or policy.drain.hosts
   bool excluded = false;
-  int out_count = 0;  // in-flight + planned migrations leaving
-  int in_count = 0;   // in-flight + planned migrations arriving
+  int out_count = 0;     // in-flight + planned migrations leaving
+  int in_count = 0;      // in-flight + planned migrations arriving
   std::vector<int> vms;  // projected residents (VM indices)
 };
 
 struct VmState {
   const Vm* vm = nullptr;
-  int host = -1;  // projected; -1 = its host is not in the snapshot (never moved)
+  int host = -1;             // projected; -1 = its host is not in the snapshot (never moved)
   Resources usage;           // absolute: cores, bytes, bits/s
   Resources forecast_usage;  // max(now, forecast of its own history)
   bool excluded = false;
   bool in_flight = false;
-  bool planned = false;  // already moved in this plan
-  std::optional<TimePoint> last_move;  // newest finished migration
+  bool planned = false;                         // already moved in this plan
+  std::optional<TimePoint> last_move;           // newest finished migration
   std::vector<std::pair<int, TimePoint>> left;  // (host it left, when), recent ones
-  std::vector<int> affinity;  // indices into policy.rules.affinity
-  std::vector<int> anti;      // indices into policy.rules.anti_affinity
-  int must_pin = -1;          // index into policy.rules.pins
+  std::vector<int> affinity;                    // indices into policy.rules.affinity
+  std::vector<int> anti;                        // indices into policy.rules.anti_affinity
+  int must_pin = -1;                            // index into policy.rules.pins
   int should_pin = -1;
 };
 

@@ -15,8 +15,8 @@ std::string Num(double v) {
 void CheckFraction(std::vector<PolicyIssue>& out, const std::string& path, double v,
                    bool allow_zero) {
   if (!(v >= 0.0 && v <= 1.0) || (!allow_zero && v == 0.0)) {
-    out.push_back({path, "value " + Num(v) + " is out of range; allowed: " +
-                             (allow_zero ? "[0, 1]" : "(0, 1]")});
+    out.push_back({path, "value " + Num(v) +
+                             " is out of range; allowed: " + (allow_zero ? "[0, 1]" : "(0, 1]")});
   }
 }
 
@@ -45,9 +45,12 @@ void CheckGroups(std::vector<PolicyIssue>& out, const std::string& path,
 
 std::string_view ModeName(Mode m) {
   switch (m) {
-    case Mode::kOff: return "off";
-    case Mode::kRecommend: return "recommend";
-    case Mode::kAutomatic: return "automatic";
+    case Mode::kOff:
+      return "off";
+    case Mode::kRecommend:
+      return "recommend";
+    case Mode::kAutomatic:
+      return "automatic";
   }
   return "?";
 }
@@ -61,8 +64,10 @@ std::optional<Mode> ParseMode(std::string_view s) {
 
 std::string_view ForecastModelName(ForecastModel m) {
   switch (m) {
-    case ForecastModel::kEwma: return "ewma";
-    case ForecastModel::kAr1: return "ar1";
+    case ForecastModel::kEwma:
+      return "ewma";
+    case ForecastModel::kAr1:
+      return "ar1";
   }
   return "?";
 }
@@ -76,25 +81,27 @@ std::optional<ForecastModel> ParseForecastModel(std::string_view s) {
 
 std::string_view StrategyName(StrategyKind k) {
   switch (k) {
-    case StrategyKind::kHotspot: return "hotspot";
-    case StrategyKind::kBalance: return "balance";
-    case StrategyKind::kDensity: return "density";
-    case StrategyKind::kDrain: return "drain";
+    case StrategyKind::kHotspot:
+      return "hotspot";
+    case StrategyKind::kBalance:
+      return "balance";
+    case StrategyKind::kDensity:
+      return "density";
+    case StrategyKind::kDrain:
+      return "drain";
   }
   return "?";
 }
 
 std::optional<StrategyKind> ParseStrategyName(std::string_view s) {
-  for (StrategyKind k : {StrategyKind::kHotspot, StrategyKind::kBalance,
-                         StrategyKind::kDensity, StrategyKind::kDrain}) {
+  for (StrategyKind k : {StrategyKind::kHotspot, StrategyKind::kBalance, StrategyKind::kDensity,
+                         StrategyKind::kDrain}) {
     if (StrategyName(k) == s) return k;
   }
   return std::nullopt;
 }
 
-std::string_view PinModeName(PinMode m) {
-  return m == PinMode::kMust ? "must" : "should";
-}
+std::string_view PinModeName(PinMode m) { return m == PinMode::kMust ? "must" : "should"; }
 
 std::optional<PinMode> ParsePinMode(std::string_view s) {
   if (s == "must") return PinMode::kMust;
@@ -114,16 +121,15 @@ std::vector<PolicyIssue> ValidatePolicy(const Policy& p) {
     CheckFraction(out, base + ".hot", t.hot, false);
     CheckFraction(out, base + ".relieved", t.relieved, false);
     if (t.relieved >= t.hot) {
-      out.push_back({base + ".relieved", "must be below hot (" + Num(t.hot) + "), got " +
-                                             Num(t.relieved)});
+      out.push_back(
+          {base + ".relieved", "must be below hot (" + Num(t.hot) + "), got " + Num(t.relieved)});
     }
   }
   CheckIntRange(out, "detection.n", p.detection.n, 1, 1000);
   CheckIntRange(out, "detection.k", p.detection.k, 1, 1000);
   if (p.detection.k > p.detection.n) {
-    out.push_back({"detection.k", "must be at most detection.n (" +
-                                      std::to_string(p.detection.n) + "), got " +
-                                      std::to_string(p.detection.k)});
+    out.push_back({"detection.k", "must be at most detection.n (" + std::to_string(p.detection.n) +
+                                      "), got " + std::to_string(p.detection.k)});
   }
   CheckFraction(out, "detection.ewma_alpha", p.detection.ewma_alpha, false);
   for (std::size_t i = 0; i < p.strategies.size(); ++i) {
@@ -165,8 +171,7 @@ std::vector<PolicyIssue> ValidatePolicy(const Policy& p) {
   CheckIntRange(out, "limits.max_concurrent", p.limits.max_concurrent, 1, 100000);
   CheckIntRange(out, "limits.max_per_host_out", p.limits.max_per_host_out, 1, 1000);
   CheckIntRange(out, "limits.max_per_host_in", p.limits.max_per_host_in, 1, 1000);
-  CheckIntRange(out, "limits.vm_cooldown_seconds", p.limits.vm_cooldown.count(), 0,
-                7 * 24 * 3600);
+  CheckIntRange(out, "limits.vm_cooldown_seconds", p.limits.vm_cooldown.count(), 0, 7 * 24 * 3600);
   CheckIntRange(out, "limits.return_cooldown_seconds", p.limits.return_cooldown.count(), 0,
                 7 * 24 * 3600);
   return out;

@@ -90,9 +90,9 @@ struct Rules {
 
 struct Limits {
   int max_moves_per_round = 4;
-  int max_concurrent = 4;     // in-flight + planned, cluster wide
-  int max_per_host_out = 1;   // in-flight + planned leaving one host
-  int max_per_host_in = 2;    // in-flight + planned arriving on one host
+  int max_concurrent = 4;                      // in-flight + planned, cluster wide
+  int max_per_host_out = 1;                    // in-flight + planned leaving one host
+  int max_per_host_in = 2;                     // in-flight + planned arriving on one host
   std::chrono::seconds vm_cooldown{300};       // no new move of a VM this soon after one
   std::chrono::seconds return_cooldown{1800};  // no return to the host it left
 };
@@ -111,9 +111,7 @@ struct Policy {
   Rules rules;
   Limits limits;
 
-  const Threshold& threshold(Resource r) const {
-    return thresholds[static_cast<std::size_t>(r)];
-  }
+  const Threshold& threshold(Resource r) const { return thresholds[static_cast<std::size_t>(r)]; }
   Threshold& threshold(Resource r) { return thresholds[static_cast<std::size_t>(r)]; }
 };
 

@@ -34,9 +34,12 @@ struct Resources {
 
 inline std::string_view ResourceName(Resource r) {
   switch (r) {
-    case Resource::kCpu: return "cpu";
-    case Resource::kMemory: return "memory";
-    case Resource::kNetwork: return "network";
+    case Resource::kCpu:
+      return "cpu";
+    case Resource::kMemory:
+      return "memory";
+    case Resource::kNetwork:
+      return "network";
   }
   return "?";
 }

@@ -65,8 +65,8 @@ Blocker PlanContext::CheckUnit(const Unit& unit) const {
   }
   const Limits& lim = policy_.limits;
   const int size = static_cast<int>(unit.size());
-  if (size > lim.max_per_host_out || size > lim.max_per_host_in ||
-      size > lim.max_concurrent || size > std::max(lim.max_moves_per_round, 1)) {
+  if (size > lim.max_per_host_out || size > lim.max_per_host_in || size > lim.max_concurrent ||
+      size > std::max(lim.max_moves_per_round, 1)) {
     return Blocker::kAffinityGroupTooLarge;
   }
   return Blocker::kNone;

@@ -17,8 +17,8 @@ using core::Policy;
 
 const std::map<std::string, std::vector<std::string>> kKnownKeys = {
     {"",
-     {"apiVersion", "name", "mode", "interval_seconds", "thresholds", "detection",
-      "strategies", "balance", "density", "drain", "rules", "limits"}},
+     {"apiVersion", "name", "mode", "interval_seconds", "thresholds", "detection", "strategies",
+      "balance", "density", "drain", "rules", "limits"}},
     {"thresholds", {"cpu", "memory", "network"}},
     {"thresholds.<resource>", {"enabled", "hot", "relieved"}},
     {"detection", {"k", "n", "forecast", "ewma_alpha"}},
@@ -111,8 +111,7 @@ class Parser {
     return n;
   }
 
-  void Double(const YAML::Node& map, const std::string& path, std::string_view key,
-              double& out) {
+  void Double(const YAML::Node& map, const std::string& path, std::string_view key, double& out) {
     YAML::Node n = Get(map, path, key);
     if (!n) return;
     double v = 0;
@@ -333,8 +332,8 @@ void ParseDocument(Parser& p, const YAML::Node& root, Policy& policy) {
 
   if (YAML::Node n = p.Get(root, "", "strategies")) {
     if (!n.IsSequence()) {
-      p.Error(n.Mark(), "strategies", "expected a list of strategy names (" +
-                                          List(kStrategyNames) + ")");
+      p.Error(n.Mark(), "strategies",
+              "expected a list of strategy names (" + List(kStrategyNames) + ")");
     } else {
       policy.strategies.clear();
       for (std::size_t i = 0; i < n.size(); ++i) {

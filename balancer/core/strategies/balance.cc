@@ -64,8 +64,7 @@ class Balance final : public Strategy {
 
       std::vector<int> sources;
       for (auto it = ctx.targets_by_load().rbegin();
-           it != ctx.targets_by_load().rend() && static_cast<int>(sources.size()) < kWindow;
-           ++it) {
+           it != ctx.targets_by_load().rend() && static_cast<int>(sources.size()) < kWindow; ++it) {
         Blocker b = ctx.CheckSource(it->second, 1);
         if (b == Blocker::kRoundCap || b == Blocker::kClusterCap) {
           left.blockers[b] = 1;
@@ -79,8 +78,7 @@ class Balance final : public Strategy {
       if (capped) break;
       std::vector<int> targets;
       for (auto it = ctx.targets_by_load().begin();
-           it != ctx.targets_by_load().end() && static_cast<int>(targets.size()) < kWindow;
-           ++it) {
+           it != ctx.targets_by_load().end() && static_cast<int>(targets.size()) < kWindow; ++it) {
         if (ctx.host(it->second).in_count < policy.limits.max_per_host_in) {
           targets.push_back(it->second);
         }
@@ -155,8 +153,7 @@ class Balance final : public Strategy {
     return s;
   }
 
-  static double WeightedShare(const PlanContext& ctx, const Unit& unit, int h,
-                              double weight_sum) {
+  static double WeightedShare(const PlanContext& ctx, const Unit& unit, int h, double weight_sum) {
     const Resources share = ctx.Share(unit, h);
     double d = 0;
     for (Resource r : kAllResources) {

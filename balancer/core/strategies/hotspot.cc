@@ -39,8 +39,9 @@ class Hotspot final : public Strategy {
         hot_hosts.emplace_back(ctx.Volume(h), h);
       }
     }
-    std::sort(hot_hosts.begin(), hot_hosts.end(),
-              [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    std::sort(hot_hosts.begin(), hot_hosts.end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
 
     for (const auto& [volume, h] : hot_hosts) Relieve(ctx, h, policy);
   }

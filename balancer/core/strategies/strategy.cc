@@ -7,8 +7,8 @@
 
 namespace ballast::core {
 
-TargetChoice FindRoomiestTarget(const PlanContext& ctx, const Unit& unit,
-                                const Resources& limit, bool check_caps) {
+TargetChoice FindRoomiestTarget(const PlanContext& ctx, const Unit& unit, const Resources& limit,
+                                bool check_caps) {
   constexpr std::size_t kNumBlockers = static_cast<std::size_t>(Blocker::kInsufficientGain) + 1;
   std::array<int, kNumBlockers> counts{};
   int scanned = 0;

@@ -25,13 +25,13 @@ class Strategy {
 inline constexpr int kTargetScanBudget = 1024;
 
 struct TargetChoice {
-  int host = -1;                   // -1: none fits
+  int host = -1;                         // -1: none fits
   Blocker blocker = Blocker::kNoTarget;  // when none fits: the most common refusal
 };
 
 // The eligible target with the most headroom (lowest volume) that passes every check.
-TargetChoice FindRoomiestTarget(const PlanContext& ctx, const Unit& unit,
-                                const Resources& limit, bool check_caps = true);
+TargetChoice FindRoomiestTarget(const PlanContext& ctx, const Unit& unit, const Resources& limit,
+                                bool check_caps = true);
 
 // Sets main_blocker (most frequent, ties to the earlier check) and the explanation, and
 // appends the entry to the context.

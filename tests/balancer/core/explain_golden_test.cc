@@ -2,8 +2,6 @@
 // After an intended wording change, regenerate with BALLAST_UPDATE_GOLDEN=1 and review the
 // diff like any other change.
 
-#include "balancer/core/explain.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,15 +9,16 @@
 #include <sstream>
 #include <string>
 
+#include "balancer/core/explain.h"
 #include "balancer/core/planner.h"
 #include "tests/balancer/core/test_cluster.h"
 
 namespace ballast::core {
 namespace {
 
+using std::chrono::seconds;
 using testing::ClusterBuilder;
 using testing::T0;
-using std::chrono::seconds;
 
 void ExpectGolden(const std::string& name, const Plan& plan) {
   const std::string path = std::string(BALLAST_GOLDEN_DIR) + "/" + name + ".txt";
@@ -29,8 +28,7 @@ void ExpectGolden(const std::string& name, const Plan& plan) {
     GTEST_SKIP() << "updated " << path;
   }
   std::ifstream in(path);
-  ASSERT_TRUE(in.good()) << "missing golden file " << path
-                         << " (run with BALLAST_UPDATE_GOLDEN=1)";
+  ASSERT_TRUE(in.good()) << "missing golden file " << path << " (run with BALLAST_UPDATE_GOLDEN=1)";
   std::stringstream expected;
   expected << in.rdbuf();
   EXPECT_EQ(actual, expected.str()) << "golden " << path;

@@ -44,7 +44,7 @@ TEST(KOfNAboveTest, CountsOnlyTheLastN) {
   EXPECT_TRUE(KOfNAbove(s, 2, 2, 0.85));
   EXPECT_FALSE(KOfNAbove(s, 3, 4, 0.85));
   EXPECT_TRUE(KOfNAbove(s, 3, 7, 0.85));
-  EXPECT_FALSE(KOfNAbove(s, 3, 5, 0.9));  // strictly above
+  EXPECT_FALSE(KOfNAbove(s, 3, 5, 0.9));                           // strictly above
   EXPECT_FALSE(KOfNAbove(std::vector<double>{0.99}, 2, 5, 0.85));  // too few samples
 }
 

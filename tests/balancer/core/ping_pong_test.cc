@@ -51,8 +51,8 @@ Outcome Simulate(const Policy& policy, int rounds, double left_cores, double rig
     const double t = std::chrono::duration<double>(now - T0()).count();
     for (Vm& v : state.vms) {
       const double swing = 1.0 + amplitude * std::sin(2 * 3.14159265358979 * t /
-                                                        static_cast<double>(period.count()) +
-                                                    phase[v.uuid]);
+                                                          static_cast<double>(period.count()) +
+                                                      phase[v.uuid]);
       v.cpu_used = base[v.uuid] * swing * noise(rng);
     }
     for (Host& h : state.hosts) {

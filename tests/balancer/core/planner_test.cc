@@ -13,8 +13,8 @@ using testing::T0;
 
 TEST(RegistryTest, EveryStrategyKindIsRegisteredOnce) {
   EXPECT_EQ(AllStrategies().size(), 4u);
-  for (StrategyKind k : {StrategyKind::kHotspot, StrategyKind::kBalance,
-                         StrategyKind::kDensity, StrategyKind::kDrain}) {
+  for (StrategyKind k : {StrategyKind::kHotspot, StrategyKind::kBalance, StrategyKind::kDensity,
+                         StrategyKind::kDrain}) {
     ASSERT_NE(FindStrategy(k), nullptr);
     EXPECT_EQ(FindStrategy(k)->kind(), k);
   }

@@ -18,10 +18,9 @@ TEST(PolicyTest, IssuesNameThePathAndTheRange) {
   std::vector<PolicyIssue> issues = ValidatePolicy(p);
   std::vector<std::string> paths;
   for (const PolicyIssue& i : issues) paths.push_back(i.path);
-  EXPECT_EQ(paths, (std::vector<std::string>{
-                       "thresholds.memory.relieved", "detection.k", "strategies[1]",
-                       "balance.weights", "rules.pins[0].vm", "rules.pins[0].hosts",
-                       "limits.max_per_host_in"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"thresholds.memory.relieved", "detection.k",
+                                             "strategies[1]", "balance.weights", "rules.pins[0].vm",
+                                             "rules.pins[0].hosts", "limits.max_per_host_in"}));
   EXPECT_EQ(issues.back().message, "value 0 is out of range; allowed: [1, 1000]");
 }
 
@@ -29,8 +28,8 @@ TEST(PolicyTest, NamesRoundTrip) {
   for (Mode m : {Mode::kOff, Mode::kRecommend, Mode::kAutomatic}) {
     EXPECT_EQ(ParseMode(ModeName(m)), m);
   }
-  for (StrategyKind k : {StrategyKind::kHotspot, StrategyKind::kBalance,
-                         StrategyKind::kDensity, StrategyKind::kDrain}) {
+  for (StrategyKind k : {StrategyKind::kHotspot, StrategyKind::kBalance, StrategyKind::kDensity,
+                         StrategyKind::kDrain}) {
     EXPECT_EQ(ParseStrategyName(StrategyName(k)), k);
   }
   EXPECT_EQ(ParseForecastModel("ar1"), ForecastModel::kAr1);

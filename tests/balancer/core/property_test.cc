@@ -122,11 +122,13 @@ World RandomWorld(std::uint64_t seed, bool balance_only) {
   auto some_vm = [&] { return "vm-" + std::to_string(pick(0, std::max(0, vm_id - 1))); };
   if (chance(0.5)) p.rules.exclude_vms = {some_vm(), "vm-1*"};
   if (chance(0.3)) p.rules.exclude_hosts = {"h" + std::to_string(pick(0, num_hosts - 1))};
-  for (int g = pick(0, 3); g > 0; --g) p.rules.anti_affinity.push_back({"anti", {some_vm(), some_vm(), some_vm()}});
+  for (int g = pick(0, 3); g > 0; --g)
+    p.rules.anti_affinity.push_back({"anti", {some_vm(), some_vm(), some_vm()}});
   for (int g = pick(0, 2); g > 0; --g) p.rules.affinity.push_back({"aff", {some_vm(), some_vm()}});
   for (int g = pick(0, 3); g > 0; --g) {
-    p.rules.pins.push_back({some_vm(), {"h" + std::to_string(pick(0, num_hosts - 1)),
-                                        "h" + std::to_string(pick(0, num_hosts - 1))},
+    p.rules.pins.push_back({some_vm(),
+                            {"h" + std::to_string(pick(0, num_hosts - 1)),
+                             "h" + std::to_string(pick(0, num_hosts - 1))},
                             chance(0.5) ? PinMode::kMust : PinMode::kShould});
   }
   if (chance(0.3)) p.drain.hosts = {"h" + std::to_string(pick(0, num_hosts - 1))};
@@ -146,8 +148,9 @@ void CheckPlan(const World& w, const Plan& plan) {
   std::map<std::string, const Vm*> vms;
   for (const Vm& v : s.vms) vms[v.uuid] = &v;
   auto host_excluded = [&](const Host& h) {
-    return std::any_of(p.rules.exclude_hosts.begin(), p.rules.exclude_hosts.end(),
-                       [&](const std::string& pat) { return GlobMatch(pat, h.name) || pat == h.uuid; });
+    return std::any_of(
+        p.rules.exclude_hosts.begin(), p.rules.exclude_hosts.end(),
+        [&](const std::string& pat) { return GlobMatch(pat, h.name) || pat == h.uuid; });
   };
   auto host_drained = [&](const Host& h) {
     return h.maintenance ||

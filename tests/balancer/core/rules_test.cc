@@ -16,10 +16,10 @@
 namespace ballast::core {
 namespace {
 
+using std::chrono::seconds;
 using testing::ClusterBuilder;
 using testing::MovedVms;
 using testing::T0;
-using std::chrono::seconds;
 
 TEST(GlobMatchTest, MatchesStarsAndQuestionMarks) {
   EXPECT_TRUE(GlobMatch("web-*", "web-1"));
@@ -87,9 +87,7 @@ TEST_P(RulesTableTest, PlanFollowsTheRule) {
   }
 }
 
-std::string CaseName(const ::testing::TestParamInfo<RuleCase>& info) {
-  return info.param.name;
-}
+std::string CaseName(const ::testing::TestParamInfo<RuleCase>& info) { return info.param.name; }
 
 INSTANTIATE_TEST_SUITE_P(
     HardRules, RulesTableTest,
@@ -113,21 +111,34 @@ INSTANTIATE_TEST_SUITE_P(
                  .moves = {},
                  .unrelieved = Blocker::kExcludedSource},
         RuleCase{.name = "MustPinKeepsVmHome",
-                 .policy = [](Policy& p) { p.rules.pins = {{"v2", {"hot"}, PinMode::kMust}}; },
+                 .policy =
+                     [](Policy& p) {
+                       p.rules.pins = {{"v2", {"hot"}, PinMode::kMust}};
+                     },
                  .moves = {"v3->a"}},
         RuleCase{.name = "MustPinAllowsOnlyListedHosts",
                  .policy =
-                     [](Policy& p) { p.rules.pins = {{"v2", {"hot", "b"}, PinMode::kMust}}; },
+                     [](Policy& p) {
+                       p.rules.pins = {{"v2", {"hot", "b"}, PinMode::kMust}};
+                     },
                  .moves = {"v2->b"}},
         RuleCase{.name = "ShouldPinMovesLast",
                  .policy =
-                     [](Policy& p) { p.rules.pins = {{"v2", {"hot"}, PinMode::kShould}}; },
+                     [](Policy& p) {
+                       p.rules.pins = {{"v2", {"hot"}, PinMode::kShould}};
+                     },
                  .moves = {"v3->a"}},
         RuleCase{.name = "AntiAffinityAvoidsMember",
-                 .policy = [](Policy& p) { p.rules.anti_affinity = {{"g", {"v2", "a1"}}}; },
+                 .policy =
+                     [](Policy& p) {
+                       p.rules.anti_affinity = {{"g", {"v2", "a1"}}};
+                     },
                  .moves = {"v2->b"}},
         RuleCase{.name = "AffinityGroupMovesTogether",
-                 .policy = [](Policy& p) { p.rules.affinity = {{"g", {"v2", "v3"}}}; },
+                 .policy =
+                     [](Policy& p) {
+                       p.rules.affinity = {{"g", {"v2", "v3"}}};
+                     },
                  .moves = {"v2->a", "v3->a"}},
         RuleCase{.name = "AffinityGroupTooLargeForCaps",
                  .policy =
@@ -141,17 +152,18 @@ INSTANTIATE_TEST_SUITE_P(
                  .state = [](ClusterState& s) { s.hosts[1].capacity.memory = 3 * testing::kGiB; },
                  .policy = [](Policy& p) { p.threshold(Resource::kMemory).enabled = false; },
                  .moves = {"v2->b"}},
-        RuleCase{.name = "CooldownAfterMove",
-                 .build = [](ClusterBuilder& b) { b.Finished("v2", "b", "hot", T0() - seconds(60)); },
-                 .moves = {"v3->a"}},
-        RuleCase{.name = "CooldownExpired",
-                 .build =
-                     [](ClusterBuilder& b) { b.Finished("v2", "b", "hot", T0() - seconds(301)); },
-                 .moves = {"v2->a"}},
-        RuleCase{.name = "NoReturnWithinReturnCooldown",
-                 .build =
-                     [](ClusterBuilder& b) { b.Finished("v2", "a", "hot", T0() - seconds(400)); },
-                 .moves = {"v2->b"}},
+        RuleCase{
+            .name = "CooldownAfterMove",
+            .build = [](ClusterBuilder& b) { b.Finished("v2", "b", "hot", T0() - seconds(60)); },
+            .moves = {"v3->a"}},
+        RuleCase{
+            .name = "CooldownExpired",
+            .build = [](ClusterBuilder& b) { b.Finished("v2", "b", "hot", T0() - seconds(301)); },
+            .moves = {"v2->a"}},
+        RuleCase{
+            .name = "NoReturnWithinReturnCooldown",
+            .build = [](ClusterBuilder& b) { b.Finished("v2", "a", "hot", T0() - seconds(400)); },
+            .moves = {"v2->b"}},
         RuleCase{.name = "OneInFlightMovePerVm",
                  .build = [](ClusterBuilder& b) { b.InFlight("v2", "hot", "b"); },
                  .moves = {"v3->a"}},
@@ -183,22 +195,24 @@ INSTANTIATE_TEST_SUITE_P(
         RuleCase{.name = "MaintenanceHostNeverATarget",
                  .build = [](ClusterBuilder& b) { b.Maintenance("a"); },
                  .moves = {"v2->b"}},
-        RuleCase{.name = "TargetHotWithinForecastRefused",
-                 .build =
-                     [](ClusterBuilder& b) {
-                       b.History("a", Resource::kCpu, {0.1, 0.3, 0.5, 0.7, 0.9});
-                     },
-                 .policy = [](Policy& p) { p.rules.exclude_hosts = {"b"}; },
-                 .moves = {},
-                 .unrelieved = Blocker::kTargetWouldBeHot},
-        RuleCase{.name = "TargetStaysUnderRelievedMark",
-                 .state =
-                     [](ClusterState& s) {
-                       s.hosts[1].used.cpu = 7;
-                       s.hosts[1].history[0].assign(5, 7.0 / 16);
-                     },
-                 .policy = [](Policy& p) { p.rules.exclude_hosts = {"b"}; },
-                 .moves = {"v3->a"}}),
+        RuleCase{
+            .name = "TargetHotWithinForecastRefused",
+            .build =
+                [](ClusterBuilder& b) {
+                  b.History("a", Resource::kCpu, {0.1, 0.3, 0.5, 0.7, 0.9});
+                },
+            .policy = [](Policy& p) { p.rules.exclude_hosts = {"b"}; },
+            .moves = {},
+            .unrelieved = Blocker::kTargetWouldBeHot},
+        RuleCase{
+            .name = "TargetStaysUnderRelievedMark",
+            .state =
+                [](ClusterState& s) {
+                  s.hosts[1].used.cpu = 7;
+                  s.hosts[1].history[0].assign(5, 7.0 / 16);
+                },
+            .policy = [](Policy& p) { p.rules.exclude_hosts = {"b"}; },
+            .moves = {"v3->a"}}),
     CaseName);
 
 }  // namespace

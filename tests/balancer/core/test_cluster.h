@@ -58,13 +58,12 @@ class ClusterBuilder {
     Find(host).maintenance = true;
     return *this;
   }
-  ClusterBuilder& Finished(const std::string& vm, const std::string& from,
-                           const std::string& to, TimePoint at) {
+  ClusterBuilder& Finished(const std::string& vm, const std::string& from, const std::string& to,
+                           TimePoint at) {
     state_.recent_migrations.push_back({"vm-uuid-" + vm, from, to, at});
     return *this;
   }
-  ClusterBuilder& InFlight(const std::string& vm, const std::string& from,
-                           const std::string& to) {
+  ClusterBuilder& InFlight(const std::string& vm, const std::string& from, const std::string& to) {
     state_.in_flight.push_back({"vm-uuid-" + vm, from, to});
     return *this;
   }

@@ -93,8 +93,9 @@ limits:
 
 TEST(LoaderTest, UnknownKeyNamesPathPositionAndSuggestion) {
   std::string e = Errors("apiVersion: ballast/v1\nthresholds:\n  cpu:\n    hott: 0.9\n");
-  EXPECT_EQ(e, "p.yaml:4:5: thresholds.cpu.hott: unknown key 'thresholds.cpu.hott'; "
-               "did you mean 'hot'?");
+  EXPECT_EQ(e,
+            "p.yaml:4:5: thresholds.cpu.hott: unknown key 'thresholds.cpu.hott'; "
+            "did you mean 'hot'?");
 }
 
 TEST(LoaderTest, UnknownKeyWithoutCloseMatchListsAllowedKeys) {
@@ -109,8 +110,7 @@ TEST(LoaderTest, OutOfRangeNamesTheAllowedRange) {
 }
 
 TEST(LoaderTest, CrossFieldConstraintsPointAtTheValue) {
-  std::string e = Errors(
-      "apiVersion: ballast/v1\ndetection:\n  n: 5\n  k: 7\n");
+  std::string e = Errors("apiVersion: ballast/v1\ndetection:\n  n: 5\n  k: 7\n");
   EXPECT_EQ(e, "p.yaml:4:6: detection.k: must be at most detection.n (5), got 7");
   e = Errors("apiVersion: ballast/v1\nthresholds:\n  cpu: {hot: 0.6}\n");
   // relieved is absent (default 0.70): the error points at the enclosing mapping.
@@ -119,8 +119,9 @@ TEST(LoaderTest, CrossFieldConstraintsPointAtTheValue) {
 
 TEST(LoaderTest, BadEnumValuesSuggestTheClosest) {
   std::string e = Errors("apiVersion: ballast/v1\nmode: automatc\n");
-  EXPECT_EQ(e, "p.yaml:2:7: mode: invalid value 'automatc'; allowed: off, recommend, "
-               "automatic; did you mean 'automatic'?");
+  EXPECT_EQ(e,
+            "p.yaml:2:7: mode: invalid value 'automatc'; allowed: off, recommend, "
+            "automatic; did you mean 'automatic'?");
   e = Errors("apiVersion: ballast/v1\nstrategies: [hotspot, balanse]\n");
   EXPECT_THAT(e, HasSubstr("strategies[1]: invalid value 'balanse'"));
   EXPECT_THAT(e, HasSubstr("did you mean 'balance'?"));

@@ -22,8 +22,8 @@ TEST(PolicyStoreTest, FailedReloadKeepsTheLastGoodPolicy) {
   PolicyStore store;
   ASSERT_TRUE(store.ReloadFromString("apiVersion: ballast/v1\nname: good\n", "a.yaml").ok());
   auto held = store.current();
-  Status s = store.ReloadFromString("apiVersion: ballast/v1\nname: bad\nmode: sometimes\n",
-                                    "b.yaml");
+  Status s =
+      store.ReloadFromString("apiVersion: ballast/v1\nname: bad\nmode: sometimes\n", "b.yaml");
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("b.yaml:3:7: mode"), std::string::npos) << s.message();
   EXPECT_EQ(store.generation(), 1u);
