@@ -1,24 +1,19 @@
 #include "collector/libvirt_source.h"
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "collector/libvirt_stats_map.h"
+#include "common/libvirt_handles.h"
 #include "common/log.h"
 
 namespace ballast {
 namespace {
 
-// RAII over libvirt handles.
-struct ConnectCloser {
-  void operator()(virConnectPtr c) const { virConnectClose(c); }
-};
-using ConnectPtr = std::unique_ptr<virConnect, ConnectCloser>;
+using libvirt::ConnectPtr;
+using libvirt::LastError;
 
 // virConnectGetAllDomainStats' array: each record holds a domain reference.
 class DomainStatsList {
@@ -36,18 +31,6 @@ class DomainStatsList {
   virDomainStatsRecordPtr* records_ = nullptr;
 };
 
-// Turns libvirt's last error into a Status naming the call.
-Status LibvirtError(const std::string& call) {
-  virErrorPtr err = virGetLastError();
-  std::string msg = call + ": " + (err && err->message ? err->message : "unknown libvirt error");
-  virResetLastError();
-  return Status::Unavailable(msg);
-}
-
-void QuietLibvirtErrors(void* /*user*/, virErrorPtr /*err*/) {
-  // libvirt prints every error to stderr by default; we report them ourselves as Status.
-}
-
 LibvirtParamValue ToValue(const virTypedParameter& p) {
   switch (p.type) {
     case VIR_TYPED_PARAM_INT: return static_cast<std::int64_t>(p.value.i);
@@ -64,7 +47,7 @@ LibvirtParamValue ToValue(const virTypedParameter& p) {
 class LibvirtSource final : public StatsSource {
  public:
   explicit LibvirtSource(std::string uri) : uri_(std::move(uri)) {
-    virSetErrorFunc(nullptr, QuietLibvirtErrors);
+    libvirt::SilenceDefaultErrorPrinting();
   }
   std::string_view name() const override { return "libvirt"; }
 
@@ -93,13 +76,13 @@ class LibvirtSource final : public StatsSource {
     }
     ConnectPtr c(virConnectOpen(uri_.c_str()));
     if (!c) {
-      Status st = LibvirtError("virConnectOpen(" + uri_ + ")");
+      Status st = LastError("virConnectOpen(" + uri_ + ")");
       ScheduleRetry();
       return st;
     }
     virNodeInfo info{};
     if (virNodeGetInfo(c.get(), &info) != 0) {
-      Status st = LibvirtError("virNodeGetInfo");
+      Status st = LastError("virNodeGetInfo");
       ScheduleRetry();
       return st;
     }
@@ -132,9 +115,12 @@ class LibvirtSource final : public StatsSource {
     const unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
                            VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
                            VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
-    int n = virConnectGetAllDomainStats(conn_.get(), stats, list.out(),
-                                        VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
-    if (n < 0) return LibvirtError("virConnectGetAllDomainStats");
+    // NOWAIT: a domain busy in a job (a live migration) would otherwise block the whole
+    // read for up to 30 s; its job-bound fields come from virDomainGetInfo instead.
+    int n = virConnectGetAllDomainStats(
+        conn_.get(), stats, list.out(),
+        VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+    if (n < 0) return LastError("virConnectGetAllDomainStats");
     for (int i = 0; i < n; ++i) {
       virDomainStatsRecordPtr rec = list.get()[i];
       char uuid[VIR_UUID_STRING_BUFLEN];
@@ -145,6 +131,7 @@ class LibvirtSource final : public StatsSource {
       for (int p = 0; p < rec->nparams; ++p) {
         params.emplace_back(rec->params[p].field, ToValue(rec->params[p]));
       }
+      AddInfoFallback(rec->dom, &params);
       auto vm = MapLibvirtDomainStats(uuid, dom_name ? dom_name : "", params);
       if (!vm.ok()) {
         // A domain shutting down between listing and reading: skip it this time.
@@ -158,6 +145,27 @@ class LibvirtSource final : public StatsSource {
       r.vms.push_back(std::move(*vm));
     }
     return r;
+  }
+
+  // Fields NOWAIT may leave out, from virDomainGetInfo (which takes no job).
+  static void AddInfoFallback(virDomainPtr dom, LibvirtParams* params) {
+    bool cpu = false;
+    bool mem = false;
+    for (const auto& [key, v] : *params) {
+      cpu |= key == "cpu.time";
+      mem |= key == "balloon.current";
+    }
+    if (cpu && mem) return;
+    virDomainInfo info{};
+    if (virDomainGetInfo(dom, &info) != 0) {
+      virResetLastError();
+      return;
+    }
+    if (!cpu) params->emplace_back("cpu.time", std::uint64_t{info.cpuTime});
+    if (!mem) {
+      params->emplace_back("balloon.current", std::uint64_t{info.memory});
+      params->emplace_back("balloon.maximum", std::uint64_t{info.maxMem});
+    }
   }
 
   void ReadHostCounters(HostCounters* out) {
