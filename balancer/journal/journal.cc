@@ -1,0 +1,145 @@
+#include "balancer/journal/journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+namespace ballast {
+namespace {
+
+Status Errno(const std::string& what) {
+  return Status::Unavailable(what + ": " + std::strerror(errno));
+}
+
+// Directory entries (a new file, a rename) are durable only once the directory is synced.
+void SyncDir(const std::string& file) {
+  std::string dir = std::filesystem::path(file).parent_path().string();
+  if (dir.empty()) dir = ".";
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+Journal::Journal(JournalOptions options) : options_(std::move(options)) {}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<Journal>> Journal::Open(JournalOptions options) {
+  if (options.path.empty()) return Status::InvalidArgument("journal path is empty");
+  std::unique_ptr<Journal> j(new Journal(std::move(options)));
+  BALLAST_RETURN_IF_ERROR(j->OpenFile());
+  // Continue the sequence of an existing journal.
+  auto records = ReadAll(j->options_.path);
+  if (!records.empty() && records.back().contains("seq") &&
+      records.back()["seq"].is_number_unsigned()) {
+    j->seq_ = records.back()["seq"].get<std::uint64_t>();
+  }
+  return j;
+}
+
+Status Journal::OpenFile() {
+  std::error_code ec;
+  auto parent = std::filesystem::path(options_.path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd_ < 0) return Errno("cannot open journal " + options_.path);
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Errno("cannot stat journal " + options_.path);
+  size_ = static_cast<std::uint64_t>(st.st_size);
+  SyncDir(options_.path);
+  return Status::Ok();
+}
+
+Status Journal::Rotate() {
+  ::close(fd_);
+  fd_ = -1;
+  const std::string& p = options_.path;
+  std::error_code ec;
+  std::filesystem::remove(p + "." + std::to_string(options_.keep), ec);
+  for (int i = options_.keep - 1; i >= 1; --i) {
+    std::filesystem::rename(p + "." + std::to_string(i), p + "." + std::to_string(i + 1), ec);
+  }
+  if (options_.keep > 0) {
+    std::filesystem::rename(p, p + ".1", ec);
+    if (ec) return Status::Unavailable("cannot rotate journal " + p + ": " + ec.message());
+  } else {
+    std::filesystem::remove(p, ec);
+  }
+  return OpenFile();
+}
+
+Status Journal::Append(nlohmann::json record, std::chrono::system_clock::time_point now) {
+  if (fd_ < 0) BALLAST_RETURN_IF_ERROR(OpenFile());
+  record["ts"] = Rfc3339(now);
+  record["seq"] = ++seq_;
+  std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line += '\n';
+  if (size_ > 0 && size_ + line.size() > options_.max_bytes) BALLAST_RETURN_IF_ERROR(Rotate());
+  const char* p = line.data();
+  std::size_t left = line.size();
+  while (left > 0) {
+    ssize_t w = ::write(fd_, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Errno("cannot append to journal " + options_.path);
+    }
+    p += w;
+    left -= static_cast<std::size_t>(w);
+  }
+  size_ += line.size();
+  if (options_.fsync && ::fdatasync(fd_) != 0) return Errno("cannot sync journal " + options_.path);
+  return Status::Ok();
+}
+
+std::vector<nlohmann::json> Journal::ReadAll(const std::string& path,
+                                             std::uint64_t* skipped_lines) {
+  std::vector<std::string> files;
+  for (int i = 64; i >= 1; --i) {
+    std::string f = path + "." + std::to_string(i);
+    if (std::filesystem::exists(f)) files.push_back(f);
+  }
+  files.push_back(path);
+  std::vector<nlohmann::json> out;
+  std::uint64_t skipped = 0;
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object()) {
+        ++skipped;
+        continue;
+      }
+      out.push_back(std::move(j));
+    }
+  }
+  if (skipped_lines != nullptr) *skipped_lines = skipped;
+  return out;
+}
+
+}  // namespace ballast

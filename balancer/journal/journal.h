@@ -1,0 +1,55 @@
+#pragma once
+
+// The decision journal: every decision the balancer takes (planned, skipped with its reason,
+// started, finished, failed, aborted; policy reloads; start and stop) appended as one JSON
+// object per line, fsync'd before Append returns, so an admin can always find why a VM moved
+// — also after a crash. Rotated by size: FILE, FILE.1, ... FILE.<keep>.
+//
+// Each record gets "ts" (RFC 3339 UTC, from the caller's clock) and "seq" (per journal).
+// Not thread-safe: owned by the daemon's loop.
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ballast {
+
+struct JournalOptions {
+  std::string path;
+  std::uint64_t max_bytes = 64ull << 20;  // rotate when the file would exceed this
+  int keep = 5;                           // rotated files kept
+  bool fsync = true;                      // off only in benchmarks
+};
+
+class Journal {
+ public:
+  static Result<std::unique_ptr<Journal>> Open(JournalOptions options);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  Status Append(nlohmann::json record, std::chrono::system_clock::time_point now);
+
+  // Reads records oldest first from the rotated files and the current one; lines that do
+  // not parse (a torn last line after a crash) are skipped and counted.
+  static std::vector<nlohmann::json> ReadAll(const std::string& path,
+                                             std::uint64_t* skipped_lines = nullptr);
+
+ private:
+  explicit Journal(JournalOptions options);
+  Status OpenFile();
+  Status Rotate();
+
+  JournalOptions options_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::uint64_t seq_ = 0;
+};
+
+std::string Rfc3339(std::chrono::system_clock::time_point t);
+
+}  // namespace ballast
