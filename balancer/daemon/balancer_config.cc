@@ -14,7 +14,9 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   YamlMapReader r(*root, file, "",
                   {"listen", "plaintext", "server_key_file", "allowlist_dir", "bind_key_to_host",
                    "stale_after_intervals", "min_stale_after", "table_interval", "status_file",
-                   "status_interval"},
+                   "status_interval", "policy_file", "journal_file", "journal_max_bytes",
+                   "journal_keep", "actuator", "migration_workers", "shutdown_grace",
+                   "startup_grace"},
                   &errors);
   r.String("listen", &c.listen);
   r.Bool("plaintext", &c.plaintext);
@@ -28,6 +30,18 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   r.String("status_file", &c.status_file);
   r.Duration("status_interval", &c.status_interval, std::chrono::milliseconds(100),
              std::chrono::hours(1));
+  r.String("policy_file", &c.policy_file);
+  r.String("journal_file", &c.journal_file);
+  r.Bytes("journal_max_bytes", &c.journal_max_bytes);
+  std::uint64_t keep = static_cast<std::uint64_t>(c.journal_keep);
+  if (r.UInt("journal_keep", &keep, 0, 64)) c.journal_keep = static_cast<int>(keep);
+  r.Enum("actuator", &c.actuator, {"libvirt", "dry-run"});
+  std::uint64_t workers = static_cast<std::uint64_t>(c.migration_workers);
+  if (r.UInt("migration_workers", &workers, 1, 64)) c.migration_workers = static_cast<int>(workers);
+  r.Duration("shutdown_grace", &c.shutdown_grace, std::chrono::seconds(0), std::chrono::hours(1));
+  r.Duration("startup_grace", &c.startup_grace, std::chrono::seconds(0), std::chrono::hours(1));
+  if (c.policy_file.empty()) errors.push_back(file + ": policy_file: required");
+  if (c.journal_file.empty()) errors.push_back(file + ": journal_file: required");
   if (errors.empty() && !c.plaintext && (c.server_key_file.empty() || c.allowlist_dir.empty())) {
     errors.push_back(file +
                      ": CURVE needs server_key_file and allowlist_dir (make keys with "

@@ -3,6 +3,7 @@
 // ballast-balancer's configuration (YAML; balancer/README.md documents every option).
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "common/status.h"
@@ -20,6 +21,17 @@ struct BalancerConfig {
   std::chrono::nanoseconds table_interval = std::chrono::seconds(10);  // 0: only on SIGUSR1
   std::string status_file;  // when set: the cluster as JSON, rewritten atomically
   std::chrono::nanoseconds status_interval = std::chrono::seconds(1);
+  // Balancing:
+  std::string policy_file;   // required; reloaded when it changes and on SIGHUP
+  std::string journal_file;  // required: every decision, fsync'd JSON lines
+  std::uint64_t journal_max_bytes = 64ull << 20;
+  int journal_keep = 5;
+  std::string actuator = "libvirt";  // libvirt | dry-run (moves nothing; for trials)
+  int migration_workers = 4;  // migrations that can run at once (the policy caps them too)
+  // On SIGTERM: how long to wait for migrations in flight before leaving them to libvirt.
+  std::chrono::nanoseconds shutdown_grace = std::chrono::seconds(30);
+  // Wait this long after start for collectors to report before the first plan.
+  std::chrono::nanoseconds startup_grace = std::chrono::seconds(3);
 };
 
 Result<BalancerConfig> LoadBalancerConfig(const std::string& file);

@@ -109,7 +109,39 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
   }
   h.vm_uuids.assign(reported.begin(), reported.end());
   Recompute(h);
+  // A VM without a rate yet (just booted) would make the host look idler than it is.
+  bool rates_known = true;
+  for (const auto& uuid : h.vm_uuids) rates_known &= vms_[uuid].cpu_cores.has_value();
+  if (rates_known) {
+    const double u[3] = {h.cpu_utilization, h.memory_utilization, h.net_utilization};
+    for (std::size_t r = 0; r < 3; ++r) {
+      h.history[r].push_back(u[r]);
+      while (h.history[r].size() > options_.history_length) h.history[r].pop_front();
+    }
+  }
   return IngestResult::kAccepted;
+}
+
+void ClusterModel::ClearHistory(const std::string& host) {
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return;
+  for (auto& d : it->second.history) d.clear();
+}
+
+void ClusterModel::MoveVm(const std::string& vm_uuid, const std::string& to) {
+  auto vit = vms_.find(vm_uuid);
+  auto to_it = hosts_.find(to);
+  if (vit == vms_.end() || to_it == hosts_.end() || vit->second.host == to) return;
+  auto from_it = hosts_.find(vit->second.host);
+  if (from_it != hosts_.end()) {
+    auto& list = from_it->second.vm_uuids;
+    list.erase(std::remove(list.begin(), list.end(), vm_uuid), list.end());
+    Recompute(from_it->second);
+  }
+  vit->second.host = to;
+  baselines_.erase(vm_uuid);
+  to_it->second.vm_uuids.push_back(vm_uuid);
+  Recompute(to_it->second);
 }
 
 void ClusterModel::Recompute(HostView& h) {

@@ -11,8 +11,10 @@
 //
 // Time is passed in (steady clock of the caller); the model reads no clock. Not thread-safe.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,7 +33,12 @@ struct ModelOptions {
   std::chrono::nanoseconds min_stale_after = std::chrono::seconds(2);
   // Interval assumed before two samples of a host have been seen.
   std::chrono::nanoseconds default_interval = std::chrono::seconds(1);
+  // Utilisation samples kept per host and resource (for k-of-n detection and forecasts).
+  std::size_t history_length = 32;
 };
+
+// Index into HostView::history.
+enum class UtilizationKind : std::size_t { kCpu = 0, kMemory = 1, kNetwork = 2 };
 
 struct VmView {
   std::string uuid;
@@ -63,6 +70,10 @@ struct HostView {
   double memory_utilization = 0;
   double net_bits_per_second = 0;
   double net_utilization = 0;
+  // Utilisation after each accepted sample whose rates were known, oldest first, indexed by
+  // UtilizationKind. Cleared when a migration changes the host's VMs (the old samples no
+  // longer describe it).
+  std::array<std::deque<double>, 3> history;
   // Bookkeeping, for metrics and for people.
   std::uint64_t samples = 0;
   std::uint64_t gaps = 0;          // samples lost in transit (sequence jumps)
@@ -88,6 +99,13 @@ class ClusterModel {
   const HostView* host(const std::string& name) const;
   const VmView* vm(const std::string& uuid) const;
   const VmView* vm_by_name(const std::string& name) const;
+
+  // Forgets a host's utilisation history (after a migration in or out of it), so hotspot
+  // detection waits for fresh samples instead of acting on the old placement.
+  void ClearHistory(const std::string& host);
+  // Records a completed migration before the collectors report it: the VM (with its rate)
+  // moves to `to` at once, so the next plan does not see it on both hosts or on neither.
+  void MoveVm(const std::string& vm_uuid, const std::string& to);
 
  private:
   struct Baseline {  // the previous counters of one VM on one host and collector boot

@@ -147,5 +147,32 @@ TEST_F(ClusterModelTest, TableShowsHostsVmsAndStaleness) {
   EXPECT_EQ(j["hosts"][1]["stale"], true);
 }
 
+TEST_F(ClusterModelTest, HistoryRecordsUtilisationOnceRatesAreKnown) {
+  Report("a", 1, 1, {MakeVm("v", "v", 0)});
+  EXPECT_TRUE(model_.host("a")->history[0].empty());  // no rate yet: nothing recorded
+  Report("a", 2, 2, {MakeVm("v", "v", kSecond)});
+  Report("a", 3, 3, {MakeVm("v", "v", kSecond + kSecond / 2)});
+  const auto& cpu = model_.host("a")->history[0];
+  ASSERT_EQ(cpu.size(), 2u);
+  EXPECT_DOUBLE_EQ(cpu[0], 0.5);   // 1 core of 2
+  EXPECT_DOUBLE_EQ(cpu[1], 0.25);
+  model_.ClearHistory("a");
+  EXPECT_TRUE(model_.host("a")->history[0].empty());
+}
+
+TEST_F(ClusterModelTest, MoveVmShiftsLoadBeforeTheCollectorsSayIt) {
+  Report("a", 1, 1, {MakeVm("v", "v", 0)});
+  Report("a", 2, 2, {MakeVm("v", "v", kSecond)});
+  Report("b", 1, 2, {});
+  model_.MoveVm("v", "b");
+  EXPECT_EQ(model_.vm("v")->host, "b");
+  EXPECT_DOUBLE_EQ(model_.host("a")->cpu_used_cores, 0);
+  EXPECT_DOUBLE_EQ(model_.host("b")->cpu_used_cores, 1);
+  Report("a", 3, 3, {});  // the source's next sample agrees
+  Report("b", 2, 3, {MakeVm("v", "v", 5)});
+  EXPECT_EQ(model_.vm("v")->host, "b");
+  EXPECT_DOUBLE_EQ(CpuOf("v"), 1.0);
+}
+
 }  // namespace
 }  // namespace ballast

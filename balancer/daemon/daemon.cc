@@ -1,0 +1,705 @@
+#include "balancer/daemon/daemon.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <zmq.hpp>
+
+#include "balancer/actuator/migration_actuator.h"
+#include "balancer/core/planner.h"
+#include "balancer/daemon/snapshot.h"
+#include "balancer/journal/journal.h"
+#include "balancer/model/cluster_model.h"
+#include "balancer/model/cluster_table.h"
+#include "balancer/policy/policy_store.h"
+#include "common/curve_keys.h"
+#include "common/log.h"
+#include "common/transport.h"
+#include "common/wire.h"
+
+namespace ballast {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using WallClock = std::chrono::system_clock;
+
+Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return Status::Unavailable("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::Unavailable("cannot rename " + tmp + " to " + path);
+  }
+  return Status::Ok();
+}
+
+nlohmann::json ReasonJson(const core::MoveReason& r) {
+  return {{"strategy", core::StrategyName(r.strategy)},
+          {"resource", core::ResourceName(r.resource)},
+          {"source_before", r.source_before},
+          {"source_after", r.source_after},
+          {"target_before", r.target_before},
+          {"target_after", r.target_after},
+          {"mark", r.mark},
+          {"target_limit", r.target_limit},
+          {"score", r.score}};
+}
+
+nlohmann::json MoveJson(const core::Move& m) {
+  return {{"vm", m.vm_name},
+          {"vm_uuid", m.vm_uuid},
+          {"from", m.from},
+          {"to", m.to},
+          {"reason", ReasonJson(m.reason)},
+          {"explanation", m.explanation}};
+}
+
+nlohmann::json UnrelievedJson(const core::Unrelieved& u) {
+  nlohmann::json blockers = nlohmann::json::object();
+  for (const auto& [b, n] : u.blockers) blockers[std::string(core::BlockerName(b))] = n;
+  return {{"strategy", core::StrategyName(u.strategy)},
+          {"host", u.host},
+          {"resource", u.resource ? std::string(core::ResourceName(*u.resource)) : ""},
+          {"level", u.level},
+          {"mark", u.mark},
+          {"main_blocker", core::BlockerName(u.main_blocker)},
+          {"blockers", blockers},
+          {"vms_left", u.vms_left},
+          {"explanation", u.explanation}};
+}
+
+// A migration someone else started (found on a hypervisor, or left unfinished in the journal
+// by a previous run of the balancer): never duplicated, watched until it ends.
+struct ExternalMigration {
+  std::string id;  // journal id, if it was ours
+  std::string vm_uuid;
+  std::string vm_name;
+  std::string from;
+  std::string to;  // may be empty when only the source is known
+  std::string from_uri;
+  std::string to_uri;
+};
+
+class Balancer {
+ public:
+  Balancer(const BalancerConfig& config, DaemonSignals& signals)
+      : config_(config), signals_(signals) {
+    ModelOptions mo;
+    mo.stale_after_intervals = config.stale_after_intervals;
+    mo.min_stale_after = config.min_stale_after;
+    model_ = ClusterModel(mo);
+  }
+
+  int Run() {
+    if (int rc = Init(); rc != 0) return rc;
+    const auto started = SteadyClock::now();
+    auto next_plan = started + config_.startup_grace;
+    auto next_table = started + config_.table_interval;
+    auto next_status = started;
+    auto next_watch = started;
+
+    while (!signals_.stop) {
+      ReceiveOne();
+      const auto now = SteadyClock::now();
+      for (const auto& name : model_.UpdateStaleness(now)) {
+        const HostView* h = model_.host(name);
+        BLOG(kWarning) << "host '" << name << "' is " << (h->stale ? "STALE" : "fresh again")
+                       << (h->stale ? ": no sample recently; it is neither a source nor a "
+                                      "target of any move"
+                                    : "");
+        Record({{"event", h->stale ? "host_stale" : "host_fresh"}, {"host", name}});
+      }
+      if (now >= next_watch) {
+        WatchPolicyFile();
+        ReconcileNewHosts();
+        WatchExternal();
+        next_watch = now + std::chrono::seconds(1);
+      }
+      if (signals_.reload.exchange(false)) ReloadPolicy("SIGHUP");
+      CollectFinished();
+      if (now >= next_plan) {
+        PlanRound();
+        next_plan = now + policy_store_.current()->interval;
+      }
+      const bool table_due = config_.table_interval.count() > 0 && now >= next_table;
+      if (signals_.print_table.exchange(false) || table_due) {
+        std::cout << FormatClusterTable(model_, now) << std::flush;
+        next_table = now + config_.table_interval;
+      }
+      if (!config_.status_file.empty() && now >= next_status) {
+        WriteStatus(now);
+        next_status = now + config_.status_interval;
+      }
+    }
+    return Shutdown();
+  }
+
+ private:
+  int Init() {
+    Status st = policy_store_.Reload(config_.policy_file);
+    if (!st.ok()) {
+      BLOG(kError) << "cannot start: the policy does not load:\n" << st.message();
+      return 2;
+    }
+    policy_stat_ = StatOf(config_.policy_file);
+    auto journal = Journal::Open({config_.journal_file, config_.journal_max_bytes,
+                                  config_.journal_keep, true});
+    if (!journal.ok()) {
+      BLOG(kError) << journal.status().message();
+      return 2;
+    }
+    journal_ = std::move(*journal);
+
+    std::optional<CurveServerOptions> curve;
+    if (!config_.plaintext) {
+      auto keys = LoadCurveKeyPair(config_.server_key_file);
+      if (!keys.ok()) {
+        BLOG(kError) << keys.status().message();
+        return 2;
+      }
+      curve = CurveServerOptions{*keys, config_.allowlist_dir, config_.bind_key_to_host};
+    } else {
+      BLOG(kWarning) << "accepting PLAINTEXT samples (plaintext: true): anyone who can reach "
+                     << config_.listen << " can forge a hotspot";
+    }
+    auto sub = SampleSubscriber::Bind(ctx_, config_.listen, curve);
+    if (!sub.ok()) {
+      BLOG(kError) << sub.status().message();
+      return 2;
+    }
+    sub_ = std::move(*sub);
+    actuator_ = config_.actuator == "dry-run" ? MakeDryRunActuator()
+                                              : MakeLibvirtActuator(config_.migration_workers);
+    const auto policy = policy_store_.current();
+    BLOG(kInfo) << "listening for collectors on " << sub_->endpoint()
+                << (curve ? " (CURVE, allowlist " + config_.allowlist_dir + ")" : " (plaintext)")
+                << "; policy '" << policy->name << "' (" << core::ModeName(policy->mode)
+                << ") from " << config_.policy_file << "; actuator " << config_.actuator;
+    Record({{"event", "daemon_started"},
+            {"policy", policy->name},
+            {"policy_generation", policy_store_.generation()},
+            {"mode", core::ModeName(policy->mode)},
+            {"actuator", config_.actuator}});
+    ReconcileFromJournal();
+    return 0;
+  }
+
+  void Record(nlohmann::json record) {
+    Status st = journal_->Append(std::move(record), WallClock::now());
+    if (!st.ok()) BLOG(kError) << "journal: " << st.message();
+  }
+
+  // --- ingest ---------------------------------------------------------------------------
+
+  void ReceiveOne() {
+    auto msg = sub_->Receive(std::chrono::milliseconds(50));
+    if (!msg.ok()) {
+      BLOG(kError) << msg.status().message();
+      return;
+    }
+    if (!msg->has_value()) return;
+    const ReceivedMessage& m = **msg;
+    DecodeResult d = DecodeHostSample(m.payload, m.topic);
+    decode_stats_.Count(d);
+    if (!d.ok()) {
+      BLOG(kWarning) << "rejected a sample on topic '" << m.topic.substr(0, 64) << "': "
+                     << DecodeErrorName(d.failure().reason) << ": " << d.failure().detail;
+      return;
+    }
+    const bool known = model_.host(d.sample().host.name) != nullptr;
+    model_.Ingest(d.sample(), SteadyClock::now());
+    if (!known) {
+      BLOG(kInfo) << "host '" << d.sample().host.name << "' joined ("
+                  << d.sample().host.libvirt_uri << ", " << d.sample().vms.size() << " VMs)";
+    }
+  }
+
+  // --- policy ---------------------------------------------------------------------------
+
+  static std::pair<std::int64_t, std::int64_t> StatOf(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {0, 0};
+    return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+            static_cast<std::int64_t>(st.st_size)};
+  }
+
+  void WatchPolicyFile() {
+    auto now = StatOf(config_.policy_file);
+    if (now != policy_stat_) {
+      policy_stat_ = now;
+      ReloadPolicy("file changed");
+    }
+  }
+
+  void ReloadPolicy(const std::string& why) {
+    const auto before = policy_store_.current();
+    Status st = policy_store_.Reload(config_.policy_file);
+    if (!st.ok()) {
+      ++policy_reload_failures_;
+      BLOG(kError) << "policy reload (" << why << ") failed; keeping policy '" << before->name
+                   << "' generation " << policy_store_.generation() << ":\n"
+                   << st.message();
+      Record({{"event", "policy_rejected"},
+              {"file", config_.policy_file},
+              {"error", st.message()},
+              {"kept_generation", policy_store_.generation()}});
+      return;
+    }
+    const auto after = policy_store_.current();
+    BLOG(kInfo) << "policy reloaded (" << why << "): '" << after->name << "' generation "
+                << policy_store_.generation() << ", mode " << core::ModeName(after->mode);
+    Record({{"event", "policy_reloaded"},
+            {"file", config_.policy_file},
+            {"policy", after->name},
+            {"generation", policy_store_.generation()},
+            {"mode", core::ModeName(after->mode)}});
+  }
+
+  // --- reconciliation -------------------------------------------------------------------
+
+  // Migrations this balancer started before it last stopped, with no outcome recorded.
+  void ReconcileFromJournal() {
+    std::map<std::string, nlohmann::json> open;
+    const auto now = WallClock::now();
+    const auto return_cooldown = policy_store_.current()->limits.return_cooldown;
+    for (auto& r : Journal::ReadAll(config_.journal_file)) {
+      const std::string ev = r.value("event", "");
+      const std::string id = r.value("id", "");
+      if (ev == "migration_started") {
+        open[id] = r;
+      } else if (ev == "migration_finished" || ev == "migration_failed" ||
+                 ev == "migration_aborted") {
+        open.erase(id);
+        if (ev == "migration_finished") RememberFinished(r, now, return_cooldown);
+      }
+    }
+    for (auto& [id, r] : open) {
+      ExternalMigration m{id,
+                          r.value("vm_uuid", ""),
+                          r.value("vm", ""),
+                          r.value("from", ""),
+                          r.value("to", ""),
+                          r.value("from_uri", ""),
+                          r.value("to_uri", "")};
+      BLOG(kWarning) << "the journal has migration " << id << " of " << m.vm_name << " from "
+                     << m.from << " to " << m.to
+                     << " started but not finished (the balancer stopped meanwhile): "
+                        "checking libvirt before planning";
+      external_[m.vm_uuid] = std::move(m);
+    }
+    // Our own ids continue after the journal's.
+    next_id_ = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  }
+
+  void RememberFinished(const nlohmann::json& r, WallClock::time_point now,
+                        std::chrono::seconds keep) {
+    // The journal's "ts" is RFC 3339; the finish time in ms since the epoch is stored too.
+    const auto at = WallClock::time_point(std::chrono::milliseconds(r.value("at_ms", 0LL)));
+    if (now - at > keep) return;
+    recent_.push_back({r.value("vm_uuid", ""), r.value("from", ""), r.value("to", ""), at});
+  }
+
+  // Each host, when first heard from: any migration job running there that is not ours?
+  void ReconcileNewHosts() {
+    for (const auto& [name, h] : model_.hosts()) {
+      if (h.stale || reconciled_hosts_.count(name) != 0) continue;
+      auto jobs = actuator_->ActiveJobs(h.identity.libvirt_uri);
+      if (!jobs.ok()) {
+        BLOG(kWarning) << "cannot check host '" << name << "' for running migrations: "
+                       << jobs.status().message();
+        continue;  // tried again next second; no plan until it answers
+      }
+      reconciled_hosts_.insert(name);
+      for (const ActiveJob& j : *jobs) {
+        if (external_.count(j.vm_uuid) != 0 || OurInFlight(j.vm_uuid)) continue;
+        BLOG(kWarning) << "host '" << name << "' has a job running on " << j.vm_name
+                       << " that this balancer did not start: it will not be moved until the "
+                          "job ends";
+        external_[j.vm_uuid] = {"", j.vm_uuid, j.vm_name, name, "", h.identity.libvirt_uri, ""};
+        Record({{"event", "external_job_seen"}, {"vm", j.vm_name}, {"host", name}});
+      }
+    }
+  }
+
+  bool OurInFlight(const std::string& uuid) const {
+    for (const auto& p : actuator_->InFlight()) {
+      if (p.request.vm_uuid == uuid) return true;
+    }
+    return false;
+  }
+
+  std::string UriOf(const std::string& host) const {
+    const HostView* h = model_.host(host);
+    return h ? h->identity.libvirt_uri : "";
+  }
+
+  // Resolves external migrations once their job has ended.
+  void WatchExternal() {
+    for (auto it = external_.begin(); it != external_.end();) {
+      ExternalMigration& m = it->second;
+      if (m.from_uri.empty()) m.from_uri = UriOf(m.from);
+      if (m.to_uri.empty() && !m.to.empty()) m.to_uri = UriOf(m.to);
+      if (m.from_uri.empty()) {
+        ++it;
+        continue;
+      }
+      auto jobs = actuator_->ActiveJobs(m.from_uri);
+      if (!jobs.ok()) {
+        ++it;
+        continue;
+      }
+      bool running_job = false;
+      for (const auto& j : *jobs) running_job |= j.vm_uuid == m.vm_uuid;
+      if (running_job) {
+        ++it;
+        continue;
+      }
+      std::string where;
+      if (!m.to_uri.empty()) {
+        auto on_to = actuator_->IsRunningOn(m.to_uri, m.vm_uuid);
+        if (on_to.ok() && *on_to) where = m.to;
+      }
+      if (where.empty()) {
+        auto on_from = actuator_->IsRunningOn(m.from_uri, m.vm_uuid);
+        if (on_from.ok() && *on_from) where = m.from;
+      }
+      const bool ours = !m.id.empty();
+      if (ours) {
+        const bool moved = !where.empty() && where == m.to;
+        Record({{"event", moved ? "migration_finished" : "migration_failed"},
+                {"id", m.id},
+                {"vm", m.vm_name},
+                {"vm_uuid", m.vm_uuid},
+                {"from", m.from},
+                {"to", m.to},
+                {"vm_on", where},
+                {"at_ms", NowMs()},
+                {"reconciled", true},
+                {"detail", "outcome found in libvirt after a balancer restart"}});
+        BLOG(kInfo) << "reconciled migration " << m.id << " of " << m.vm_name << ": "
+                    << (moved ? "it completed" : "it did not complete") << "; "
+                    << m.vm_name << " runs on " << (where.empty() ? "no known host" : where);
+        if (moved) {
+          recent_.push_back({m.vm_uuid, m.from, m.to, WallClock::now()});
+          AfterMove(m.vm_uuid, m.from, m.to);
+        }
+      }
+      it = external_.erase(it);
+    }
+  }
+
+  static long long NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               WallClock::now().time_since_epoch())
+        .count();
+  }
+
+  // Ready to plan: every host heard from has been checked for running jobs, and every
+  // migration left by a previous run is resolved.
+  bool Reconciled() const {
+    if (!external_.empty()) {
+      for (const auto& [uuid, m] : external_) {
+        if (!m.id.empty()) return false;  // ours from a previous run: wait for the outcome
+      }
+    }
+    for (const auto& [name, h] : model_.hosts()) {
+      if (!h.stale && reconciled_hosts_.count(name) == 0) return false;
+    }
+    return true;
+  }
+
+  // --- planning and actuation -----------------------------------------------------------
+
+  void PlanRound() {
+    if (model_.hosts().empty()) return;
+    if (!Reconciled()) {
+      if (!said_reconciling_) BLOG(kInfo) << "not planning yet: reconciling with libvirt";
+      said_reconciling_ = true;
+      return;
+    }
+    said_reconciling_ = false;
+    const auto policy = policy_store_.current();
+    const auto wall_now = WallClock::now();
+    PruneRecent(wall_now, policy->limits.return_cooldown);
+
+    SnapshotInputs in;
+    in.model = &model_;
+    for (const auto& p : actuator_->InFlight()) {
+      in.in_flight.push_back({p.request.vm_uuid, p.request.from_host, p.request.to_host});
+    }
+    for (const auto& [uuid, m] : external_) in.in_flight.push_back({uuid, m.from, m.to});
+    in.recent = recent_;
+    core::Plan plan = core::MakePlan(BuildClusterState(in), *policy, wall_now);
+    last_plan_ = plan;
+    ++plans_;
+
+    JournalPlanChanges(plan);
+    if (plan.mode != core::Mode::kAutomatic) return;
+    for (const core::Move& m : plan.moves) StartMove(m, *policy);
+  }
+
+  // Journals what changed since the last round: new recommendations or unrelieved
+  // hotspots (an unchanged situation is not written again every interval).
+  void JournalPlanChanges(const core::Plan& plan) {
+    std::set<std::string> keys;
+    for (const auto& m : plan.moves) {
+      const std::string key = "move:" + m.vm_uuid + ">" + m.to;
+      keys.insert(key);
+      if (last_keys_.count(key) != 0) continue;
+      if (plan.mode == core::Mode::kRecommend) {
+        BLOG(kInfo) << "recommend (not moving, mode recommend): " << m.explanation;
+        auto j = MoveJson(m);
+        j["event"] = "recommended";
+        Record(j);
+      }
+    }
+    for (const auto& u : plan.unrelieved) {
+      const std::string key = "unrelieved:" + std::string(core::StrategyName(u.strategy)) + ":" +
+                              u.host + ":" + std::string(core::BlockerName(u.main_blocker));
+      keys.insert(key);
+      if (last_keys_.count(key) != 0) continue;
+      BLOG(kWarning) << "unrelieved: " << u.explanation;
+      auto j = UnrelievedJson(u);
+      j["event"] = "unrelieved";
+      Record(j);
+    }
+    last_keys_ = std::move(keys);
+  }
+
+  void StartMove(const core::Move& m, const core::Policy& policy) {
+    const HostView* from = model_.host(m.from);
+    const HostView* to = model_.host(m.to);
+    auto skip = [&](const std::string& why) {
+      BLOG(kWarning) << "skipping the move of " << m.vm_name << " to " << m.to << ": " << why;
+      auto j = MoveJson(m);
+      j["event"] = "skipped";
+      j["skip_reason"] = why;
+      Record(j);
+    };
+    if (from == nullptr || to == nullptr) return skip("host unknown");
+    const auto now = SteadyClock::now();
+    auto pair = pair_backoff_.find({m.from, m.to});
+    if (pair != pair_backoff_.end() && now < pair->second.until) {
+      return skip("migrations from " + m.from + " to " + m.to + " failed recently (" +
+                  pair->second.last_error + "); backing off");
+    }
+    auto vm_fail = failed_vms_.find(m.vm_uuid);
+    if (vm_fail != failed_vms_.end() && now < vm_fail->second) {
+      return skip("its last migration failed; waiting before trying it again");
+    }
+    MigrationRequest req;
+    req.id = "m-" + std::to_string(next_id_++);
+    req.vm_uuid = m.vm_uuid;
+    req.vm_name = m.vm_name;
+    req.from_host = m.from;
+    req.to_host = m.to;
+    req.from_uri = from->identity.libvirt_uri;
+    req.to_uri = to->identity.libvirt_uri;
+    req.to_migration_address = to->identity.migration_address;
+    req.options = MigrationOptionsOf(policy);
+    auto j = MoveJson(m);
+    j["event"] = "migration_started";
+    j["id"] = req.id;
+    j["from_uri"] = req.from_uri;
+    j["to_uri"] = req.to_uri;
+    // Durable before the move begins: a crash right after leaves a record to reconcile.
+    Record(j);
+    Status st = actuator_->Start(req);
+    if (!st.ok()) {
+      Record({{"event", "migration_failed"}, {"id", req.id}, {"vm", m.vm_name},
+              {"vm_uuid", m.vm_uuid}, {"from", m.from}, {"to", m.to}, {"error", st.message()},
+              {"at_ms", NowMs()}});
+      return;
+    }
+    BLOG(kInfo) << "migrating " << m.vm_name << " from " << m.from << " to " << m.to << " ("
+                << req.id << "): " << m.explanation;
+  }
+
+  static MigrationOptions MigrationOptionsOf(const core::Policy& /*policy*/) {
+    return MigrationOptions{};
+  }
+
+  void CollectFinished() {
+    for (MigrationResult& r : actuator_->TakeFinished()) {
+      const auto& q = r.request;
+      nlohmann::json j = {{"id", q.id},
+                          {"vm", q.vm_name},
+                          {"vm_uuid", q.vm_uuid},
+                          {"from", q.from_host},
+                          {"to", q.to_host},
+                          {"vm_on", r.vm_on},
+                          {"duration_ms", r.duration.count()},
+                          {"bytes", r.bytes},
+                          {"at_ms", NowMs()}};
+      if (r.downtime) j["downtime_ms"] = r.downtime->count();
+      if (!r.error.empty()) j["error"] = r.error;
+      switch (r.outcome) {
+        case MigrationOutcome::kSucceeded:
+          j["event"] = "migration_finished";
+          BLOG(kInfo) << "migrated " << q.vm_name << " from " << q.from_host << " to "
+                      << q.to_host << " in " << r.duration.count() << " ms"
+                      << (r.downtime ? " (downtime " + std::to_string(r.downtime->count()) +
+                                           " ms)"
+                                     : "");
+          recent_.push_back({q.vm_uuid, q.from_host, q.to_host, WallClock::now()});
+          pair_backoff_.erase({q.from_host, q.to_host});
+          AfterMove(q.vm_uuid, q.from_host, q.to_host);
+          break;
+        case MigrationOutcome::kFailed:
+        case MigrationOutcome::kAborted: {
+          j["event"] = r.outcome == MigrationOutcome::kAborted ? "migration_aborted"
+                                                               : "migration_failed";
+          BLOG(kError) << "migration of " << q.vm_name << " from " << q.from_host << " to "
+                       << q.to_host << " " << MigrationOutcomeName(r.outcome) << ": "
+                       << r.error << "; " << q.vm_name << " runs on "
+                       << (r.vm_on.empty() ? "no host found" : r.vm_on);
+          auto& b = pair_backoff_[{q.from_host, q.to_host}];
+          b.delay = std::min(b.delay.count() == 0 ? std::chrono::seconds(30) : b.delay * 2,
+                             std::chrono::seconds(1800));
+          b.until = SteadyClock::now() + b.delay;
+          b.last_error = r.error;
+          failed_vms_[q.vm_uuid] = SteadyClock::now() + b.delay;
+          // The hosts' samples from during the attempt are not worth acting on.
+          model_.ClearHistory(q.from_host);
+          model_.ClearHistory(q.to_host);
+          break;
+        }
+      }
+      Record(j);
+    }
+  }
+
+  // A VM moved: the model follows at once, and both hosts' history restarts.
+  void AfterMove(const std::string& uuid, const std::string& from, const std::string& to) {
+    model_.MoveVm(uuid, to);
+    model_.ClearHistory(from);
+    model_.ClearHistory(to);
+  }
+
+  void PruneRecent(WallClock::time_point now, std::chrono::seconds keep) {
+    std::erase_if(recent_, [&](const core::FinishedMigration& f) {
+      return now - f.finished_at > keep;
+    });
+  }
+
+  // --- status ---------------------------------------------------------------------------
+
+  void WriteStatus(SteadyClock::time_point now) {
+    auto j = ClusterToJson(model_, now);
+    const auto policy = policy_store_.current();
+    j["endpoint"] = sub_->endpoint();
+    j["decode_errors"] = decode_stats_.TotalRejected();
+    j["samples_accepted"] = decode_stats_.accepted;
+    j["auth_rejected"] = sub_->stats().auth_rejected.load();
+    j["topic_mismatch"] = sub_->stats().topic_mismatch.load();
+    j["policy"] = {{"name", policy->name},
+                   {"file", config_.policy_file},
+                   {"generation", policy_store_.generation()},
+                   {"mode", core::ModeName(policy->mode)},
+                   {"reload_failures", policy_reload_failures_},
+                   {"cpu_hot", policy->threshold(core::Resource::kCpu).hot}};
+    j["plans"] = plans_;
+    j["reconciled"] = Reconciled();
+    nlohmann::json in_flight = nlohmann::json::array();
+    for (const auto& p : actuator_->InFlight()) {
+      in_flight.push_back({{"id", p.request.id},
+                           {"vm", p.request.vm_name},
+                           {"from", p.request.from_host},
+                           {"to", p.request.to_host},
+                           {"elapsed_ms", p.elapsed.count()},
+                           {"data_processed", p.data_processed},
+                           {"data_remaining", p.data_remaining}});
+    }
+    for (const auto& [uuid, m] : external_) {
+      in_flight.push_back({{"id", m.id}, {"vm", m.vm_name}, {"from", m.from}, {"to", m.to},
+                           {"external", true}});
+    }
+    j["in_flight"] = in_flight;
+    nlohmann::json moves = nlohmann::json::array();
+    nlohmann::json unrelieved = nlohmann::json::array();
+    for (const auto& m : last_plan_.moves) moves.push_back(MoveJson(m));
+    for (const auto& u : last_plan_.unrelieved) unrelieved.push_back(UnrelievedJson(u));
+    j["last_plan"] = {{"mode", core::ModeName(last_plan_.mode)},
+                      {"moves", moves},
+                      {"unrelieved", unrelieved}};
+    Status st = WriteFileAtomically(config_.status_file, j.dump(2));
+    if (!st.ok()) BLOG(kWarning) << st.message();
+  }
+
+  // --- shutdown -------------------------------------------------------------------------
+
+  int Shutdown() {
+    BLOG(kInfo) << "stopping: no more plans; waiting up to "
+                << std::chrono::duration_cast<std::chrono::seconds>(config_.shutdown_grace).count()
+                << " s for migrations in flight";
+    const bool idle = actuator_->WaitIdle(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.shutdown_grace));
+    CollectFinished();
+    nlohmann::json left = nlohmann::json::array();
+    if (!idle) {
+      for (const auto& p : actuator_->InFlight()) {
+        BLOG(kWarning) << "leaving migration " << p.request.id << " of " << p.request.vm_name
+                       << " from " << p.request.from_host << " to " << p.request.to_host
+                       << " to libvirt (peer-to-peer: the source daemon completes or fails "
+                          "it; the next balancer start reconciles it)";
+        left.push_back({{"id", p.request.id}, {"vm", p.request.vm_name}});
+      }
+    }
+    Record({{"event", "daemon_stopped"},
+            {"left_to_libvirt", left},
+            {"samples_accepted", decode_stats_.accepted},
+            {"samples_rejected", decode_stats_.TotalRejected()}});
+    if (!idle) {
+      // Workers are blocked inside libvirt calls that outlive us by design: exit without
+      // joining them (the journal is already synced).
+      std::cout << std::flush;
+      ::_exit(0);
+    }
+    return 0;
+  }
+
+  struct Backoff {
+    SteadyClock::time_point until{};
+    std::chrono::seconds delay{0};
+    std::string last_error;
+  };
+
+  const BalancerConfig& config_;
+  DaemonSignals& signals_;
+  zmq::context_t ctx_;
+  std::unique_ptr<SampleSubscriber> sub_;
+  ClusterModel model_;
+  DecodeStats decode_stats_;
+  policy::PolicyStore policy_store_;
+  std::pair<std::int64_t, std::int64_t> policy_stat_;
+  std::uint64_t policy_reload_failures_ = 0;
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<MigrationActuator> actuator_;
+  std::vector<core::FinishedMigration> recent_;
+  std::map<std::string, ExternalMigration> external_;  // by VM UUID
+  std::set<std::string> reconciled_hosts_;
+  std::map<std::pair<std::string, std::string>, Backoff> pair_backoff_;
+  std::map<std::string, SteadyClock::time_point> failed_vms_;
+  std::set<std::string> last_keys_;
+  core::Plan last_plan_;
+  std::uint64_t plans_ = 0;
+  bool said_reconciling_ = false;
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace
+
+int RunBalancer(const BalancerConfig& config, DaemonSignals& signals) {
+  Balancer b(config, signals);
+  return b.Run();
+}
+
+}  // namespace ballast

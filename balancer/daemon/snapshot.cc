@@ -1,0 +1,40 @@
+#include "balancer/daemon/snapshot.h"
+
+namespace ballast {
+
+core::ClusterState BuildClusterState(const SnapshotInputs& in) {
+  core::ClusterState s;
+  s.hosts.reserve(in.model->hosts().size());
+  for (const auto& [name, h] : in.model->hosts()) {
+    core::Host host;
+    host.name = name;
+    host.uuid = h.identity.uuid;
+    host.capacity = {h.capacity.cpu_cores, static_cast<double>(h.capacity.memory_bytes),
+                     static_cast<double>(h.capacity.nic_bits_per_second)};
+    host.used = {h.cpu_used_cores, static_cast<double>(h.memory_used_bytes),
+                 h.net_bits_per_second};
+    for (std::size_t r = 0; r < core::kNumResources; ++r) {
+      host.history[r].assign(h.history[r].begin(), h.history[r].end());
+    }
+    host.stale = h.stale;
+    host.maintenance = in.maintenance_hosts.count(name) != 0;
+    s.hosts.push_back(std::move(host));
+  }
+  s.vms.reserve(in.model->vms().size());
+  for (const auto& [uuid, v] : in.model->vms()) {
+    core::Vm vm;
+    vm.uuid = uuid;
+    vm.name = v.name;
+    vm.host = v.host;
+    vm.vcpus = static_cast<int>(v.vcpus);
+    vm.memory_bytes = static_cast<double>(v.memory_bytes);
+    vm.cpu_used = v.cpu_cores.value_or(0);
+    vm.net_bps = v.net_bits_per_second.value_or(0);
+    s.vms.push_back(std::move(vm));
+  }
+  s.in_flight = in.in_flight;
+  s.recent_migrations = in.recent;
+  return s;
+}
+
+}  // namespace ballast
