@@ -29,7 +29,17 @@ for f in "$LAB"/pids/*; do
   pid=$(cat "$f")
   kill -TERM "$pid" 2>/dev/null
 done
-sleep 0.3
+for _ in $(seq 1 20); do
+  alive=0
+  for f in "$LAB"/pids/*; do
+    [[ -f $f ]] || continue
+    name=$(basename "$f")
+    [[ $name == libvirtd-* || $name == watchdog ]] && continue
+    kill -0 "$(cat "$f")" 2>/dev/null && alive=1
+  done
+  [[ $alive == 0 ]] && break
+  sleep 0.1
+done
 for f in "$LAB"/pids/*; do
   [[ -f $f ]] || continue
   name=$(basename "$f")

@@ -125,7 +125,28 @@ lab_make_images() {
   local img
   lab_write_boot_image "$LAB/images/spin.img" '\xeb\xfe'          # jmp $      : 100% of a vCPU
   lab_write_boot_image "$LAB/images/idle.img" '\xf4\xeb\xfd'      # hlt; jmp   : idle
+  lab_make_duty_image load60 3 2  # 60% of a vCPU
+  lab_make_duty_image load40 2 3  # 40% of a vCPU
   for img in "$LAB"/images/*.img; do chmod 444 "$img"; done
+}
+
+# lab_make_duty_image NAME S H: a guest that spins for S timer ticks, then halts for H ticks
+# (the BIOS timer, ~18.2 Hz, counts ticks at 0040:006C): a CPU load of S/(S+H) of one vCPU
+# that does not depend on how fast the host runs it.
+#   31C0 8ED8 FB          xor ax,ax; mov ds,ax; sti
+#   B9 S16                top: mov cx,S
+#   A1 6C04               s1:  mov ax,[046Ch]
+#   3B06 6C04 74FA        s2:  cmp ax,[046Ch]; je s2     (spin until the tick changes)
+#   E2F5                       loop s1
+#   B9 H16                     mov cx,H
+#   F4 E2FD               h1:  hlt; loop h1               (sleep H ticks)
+#   EBEA                       jmp top
+lab_make_duty_image() {
+  local name=$1 s=$2 h=$3
+  local code
+  code=$(printf '\\x31\\xc0\\x8e\\xd8\\xfb\\xb9\\x%02x\\x%02x\\xa1\\x6c\\x04\\x3b\\x06\\x6c\\x04\\x74\\xfa\\xe2\\xf5\\xb9\\x%02x\\x%02x\\xf4\\xe2\\xfd\\xeb\\xea' \
+    $((s & 255)) $((s >> 8)) $((h & 255)) $((h >> 8)))
+  lab_write_boot_image "$LAB/images/$name.img" "$code"
 }
 
 lab_write_boot_image() {

@@ -33,7 +33,7 @@ assert set(vms) == {"spin", "idle"}, f"VMs on a: {sorted(vms)}"
 assert b["vms"] == [], f"VMs on b: {[v['name'] for v in b['vms']]}"
 spin, idle = vms["spin"]["cpu_cores"], vms["idle"]["cpu_cores"]
 assert spin is not None and idle is not None, "no rates yet"
-assert 0.8 <= spin <= 1.1, f"spin uses {spin:.3f} cores"
+assert 0.7 <= spin <= 1.1, f"spin uses {spin:.3f} cores"
 assert idle <= 0.1, f"idle uses {idle:.3f} cores"
 assert vms["spin"]["memory_bytes"] == 64 << 20, vms["spin"]["memory_bytes"]
 assert vms["idle"]["memory_bytes"] == 96 << 20, vms["idle"]["memory_bytes"]

@@ -2,6 +2,8 @@
 # Shared by the integration tests: start the real balancer and collectors of a lab (lab.sh)
 # with CURVE keys, recording their pids for teardown.
 
+HARNESS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
 # harness_start_balancer: keys, config and the balancer; sets BALANCER_ENDPOINT and STATUS.
 harness_start_balancer() {
   lab_keygen balancer
@@ -10,6 +12,9 @@ harness_start_balancer() {
   port=$(lab_free_port)
   BALANCER_ENDPOINT="tcp://127.0.0.1:$port"
   STATUS="$LAB/status.json"
+  JOURNAL="$LAB/journal.jsonl"
+  POLICY="$LAB/policy.yaml"
+  [[ -f $POLICY ]] || cp "${HARNESS_POLICY:-$HARNESS_ROOT/policies/default.yaml}" "$POLICY"
   cat >"$LAB/balancer.yaml" <<YAML
 listen: $BALANCER_ENDPOINT
 server_key_file: $LAB/keys/balancer.key
@@ -17,6 +22,9 @@ allowlist_dir: $LAB/allow
 table_interval: 0s
 status_file: $STATUS
 status_interval: 250ms
+policy_file: $POLICY
+journal_file: $JOURNAL
+startup_grace: 1s
 ${HARNESS_BALANCER_EXTRA:-}
 YAML
   "$BALLAST_BIN/ballast-balancer" --config "$LAB/balancer.yaml" \
@@ -24,7 +32,54 @@ YAML
   lab_track balancer $!
   lab_wait 10 "the balancer to listen" test -s "$STATUS" ||
     lab_die "balancer did not start: $(cat "$LAB/balancer.log")"
-  export BALANCER_ENDPOINT STATUS
+  export BALANCER_ENDPOINT STATUS JOURNAL POLICY
+}
+
+# Restarts the balancer with the same configuration (same port, keys, journal).
+harness_restart_balancer() {
+  "$BALLAST_BIN/ballast-balancer" --config "$LAB/balancer.yaml" \
+    >>"$LAB/balancer.out" 2>>"$LAB/balancer.log" &
+  lab_track balancer $!
+}
+
+# harness_status PYTHON_EXPR: evaluates an expression over the status JSON `s` (with `hosts`
+# a dict by name and `vms` a dict VM name -> host name); exit 0 when true.
+harness_status() {
+  python3 - "$STATUS" "$1" <<'PY'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))
+except Exception:
+    sys.exit(1)
+hosts = {h["name"]: h for h in s["hosts"]}
+vms = {v["name"]: h["name"] for h in s["hosts"] for v in h["vms"]}
+sys.exit(0 if eval(sys.argv[2]) else 1)
+PY
+}
+
+# harness_journal_count EVENT [VM]: how many journal records of that event (for that VM).
+harness_journal_count() {
+  python3 - "$JOURNAL" "$1" "${2:-}" <<'PY'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    if r.get("event") == sys.argv[2] and (not sys.argv[3] or r.get("vm") == sys.argv[3]):
+        n += 1
+print(n)
+PY
+}
+
+# harness_where VM HOST...: prints the hosts whose libvirt runs VM (by asking libvirt itself).
+harness_where() {
+  local vm=$1 h
+  shift
+  for h in "$@"; do
+    if [[ $(lab_virsh "$h" domstate "$vm" 2>/dev/null) == running ]]; then echo "$h"; fi
+  done
 }
 
 # harness_collector_config HOST LIBVIRT_HOST KEYFILE [plaintext]
