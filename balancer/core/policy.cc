@@ -174,6 +174,12 @@ std::vector<PolicyIssue> ValidatePolicy(const Policy& p) {
   CheckIntRange(out, "limits.vm_cooldown_seconds", p.limits.vm_cooldown.count(), 0, 7 * 24 * 3600);
   CheckIntRange(out, "limits.return_cooldown_seconds", p.limits.return_cooldown.count(), 0,
                 7 * 24 * 3600);
+  CheckIntRange(out, "migration.timeout_seconds", p.migration.timeout.count(), 1, 24 * 3600);
+  CheckIntRange(out, "migration.bandwidth_mib_per_second", p.migration.bandwidth_mib_per_second,
+                0, 1000000);
+  CheckIntRange(out, "migration.max_downtime_ms", p.migration.max_downtime.count(), 0, 600000);
+  CheckIntRange(out, "migration.failure_backoff_seconds", p.migration.failure_backoff.count(), 0,
+                24 * 3600);
   return out;
 }
 

@@ -97,6 +97,14 @@ struct Limits {
   std::chrono::seconds return_cooldown{1800};  // no return to the host it left
 };
 
+// How the daemon carries out a move (the core plans; these only reach the actuator).
+struct MigrationSettings {
+  std::chrono::seconds timeout{120};  // a migration still running then is aborted
+  int bandwidth_mib_per_second = 0;   // 0: unlimited
+  std::chrono::milliseconds max_downtime{0};  // 0: the hypervisor's default
+  std::chrono::seconds failure_backoff{30};   // first pause after a host pair fails (doubles)
+};
+
 struct Policy {
   std::string name = "default";
   Mode mode = Mode::kRecommend;
@@ -110,6 +118,7 @@ struct Policy {
   DrainOptions drain;
   Rules rules;
   Limits limits;
+  MigrationSettings migration;
 
   const Threshold& threshold(Resource r) const { return thresholds[static_cast<std::size_t>(r)]; }
   Threshold& threshold(Resource r) { return thresholds[static_cast<std::size_t>(r)]; }

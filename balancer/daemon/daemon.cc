@@ -523,8 +523,13 @@ class Balancer {
                 << req.id << "): " << m.explanation;
   }
 
-  static MigrationOptions MigrationOptionsOf(const core::Policy& /*policy*/) {
-    return MigrationOptions{};
+  static MigrationOptions MigrationOptionsOf(const core::Policy& policy) {
+    MigrationOptions o;
+    o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(policy.migration.timeout);
+    o.bandwidth_mib_per_second =
+        static_cast<std::uint64_t>(policy.migration.bandwidth_mib_per_second);
+    o.max_downtime = policy.migration.max_downtime;
+    return o;
   }
 
   void CollectFinished() {
@@ -562,7 +567,8 @@ class Balancer {
                        << r.error << "; " << q.vm_name << " runs on "
                        << (r.vm_on.empty() ? "no host found" : r.vm_on);
           auto& b = pair_backoff_[{q.from_host, q.to_host}];
-          b.delay = std::min(b.delay.count() == 0 ? std::chrono::seconds(30) : b.delay * 2,
+          const auto first = policy_store_.current()->migration.failure_backoff;
+          b.delay = std::min(b.delay.count() == 0 ? first : b.delay * 2,
                              std::chrono::seconds(1800));
           b.until = SteadyClock::now() + b.delay;
           b.last_error = r.error;

@@ -18,7 +18,7 @@ using core::Policy;
 const std::map<std::string, std::vector<std::string>> kKnownKeys = {
     {"",
      {"apiVersion", "name", "mode", "interval_seconds", "thresholds", "detection", "strategies",
-      "balance", "density", "drain", "rules", "limits"}},
+      "balance", "density", "drain", "rules", "limits", "migration"}},
     {"thresholds", {"cpu", "memory", "network"}},
     {"thresholds.<resource>", {"enabled", "hot", "relieved"}},
     {"detection", {"k", "n", "forecast", "ewma_alpha"}},
@@ -32,6 +32,9 @@ const std::map<std::string, std::vector<std::string>> kKnownKeys = {
     {"limits",
      {"max_moves_per_round", "max_concurrent", "max_per_host_out", "max_per_host_in",
       "vm_cooldown_seconds", "return_cooldown_seconds"}},
+    {"migration",
+     {"timeout_seconds", "bandwidth_mib_per_second", "max_downtime_ms",
+      "failure_backoff_seconds"}},
 };
 
 std::string Join(const std::string& path, std::string_view key) {
@@ -375,6 +378,15 @@ void ParseDocument(Parser& p, const YAML::Node& root, Policy& policy) {
     p.Int(n, "limits", "max_per_host_in", lim.max_per_host_in);
     p.Seconds(n, "limits", "vm_cooldown_seconds", lim.vm_cooldown);
     p.Seconds(n, "limits", "return_cooldown_seconds", lim.return_cooldown);
+  }
+  if (YAML::Node n = p.Get(root, "", "migration"); n && p.Map(n, "migration", "migration")) {
+    core::MigrationSettings& mig = policy.migration;
+    p.Seconds(n, "migration", "timeout_seconds", mig.timeout);
+    p.Int(n, "migration", "bandwidth_mib_per_second", mig.bandwidth_mib_per_second);
+    int downtime_ms = static_cast<int>(mig.max_downtime.count());
+    p.Int(n, "migration", "max_downtime_ms", downtime_ms);
+    mig.max_downtime = std::chrono::milliseconds(downtime_ms);
+    p.Seconds(n, "migration", "failure_backoff_seconds", mig.failure_backoff);
   }
 }
 

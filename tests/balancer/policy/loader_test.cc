@@ -175,3 +175,29 @@ TEST(EditDistanceTest, Levenshtein) {
 
 }  // namespace
 }  // namespace ballast::policy
+
+namespace ballast::policy {
+namespace {
+
+TEST(LoaderMigrationTest, MigrationSectionLoadsAndIsRangeChecked) {
+  auto p = LoadPolicyFromString(
+      "apiVersion: ballast/v1\nmigration:\n  timeout_seconds: 20\n  bandwidth_mib_per_second: 40\n"
+      "  max_downtime_ms: 300\n  failure_backoff_seconds: 5\n",
+      "m.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->migration.timeout, std::chrono::seconds(20));
+  EXPECT_EQ(p->migration.bandwidth_mib_per_second, 40);
+  EXPECT_EQ(p->migration.max_downtime, std::chrono::milliseconds(300));
+  EXPECT_EQ(p->migration.failure_backoff, std::chrono::seconds(5));
+
+  auto bad = LoadPolicyFromString(
+      "apiVersion: ballast/v1\nmigration:\n  timeout_seconds: 0\n  bandwith_mib_per_second: 4\n",
+      "m.yaml");
+  ASSERT_FALSE(bad.ok());
+  const std::string& m = bad.status().message();
+  EXPECT_NE(m.find("migration.timeout_seconds"), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean 'bandwidth_mib_per_second'"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace ballast::policy

@@ -91,6 +91,7 @@ TEST(ShippedPoliciesTest, SchemaIsValidJsonAndMatchesTheLoaderKeys) {
       {"rules.affinity[]", "rules.affinity"},
       {"rules.pins[]", "rules.pins"},
       {"limits", "limits"},
+      {"migration", "migration"},
   };
   for (const auto& [section, keys] : KnownKeys()) {
     auto it = where.find(section);
