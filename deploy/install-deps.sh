@@ -21,7 +21,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   # real libvirt test hosts and guests for the integration tests and the demo
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-  iproute2 procps util-linux python3
+  iproute2 procps util-linux python3 nasm
   # a real Prometheus for the metrics tests and the demo
   prometheus
 )
@@ -36,6 +36,10 @@ if [[ ! -e $policy_rc ]]; then
 fi
 cleanup() { if [[ $created_policy_rc == 1 ]]; then rm -f "$policy_rc"; fi; }
 trap cleanup EXIT
+
+# The real-Xen test boots a hypervisor and a kernel that must not be installed here (/boot):
+# download them only, into /var/cache/ballast/xen-test (a no-op once cached).
+fetch_xen_test_debs() { bash "$(dirname "$0")/../tests/xen/fetch-debs.sh"; }
 
 # The unprivileged user that runs the test hosts' libvirt daemons when tests run as root
 # (deploy/lab/lab.sh). A system account with no login shell.
@@ -57,6 +61,7 @@ done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps.sh: all ${#packages[@]} packages already installed"
   ensure_lab_user
+  fetch_xen_test_debs
   exit 0
 fi
 
@@ -65,4 +70,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -q
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
 ensure_lab_user
+fetch_xen_test_debs
 echo "install-deps.sh: done"

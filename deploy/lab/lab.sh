@@ -127,6 +127,7 @@ lab_make_images() {
   lab_write_boot_image "$LAB/images/idle.img" '\xf4\xeb\xfd'      # hlt; jmp   : idle
   lab_make_duty_image load60 3 2  # 60% of a vCPU
   lab_make_duty_image load40 2 3  # 40% of a vCPU
+  lab_make_dirty_image dirty200 200  # rewrites 200 MiB over and over (needs >= 256 MiB RAM)
   for img in "$LAB"/images/*.img; do chmod 444 "$img"; done
 }
 
@@ -147,6 +148,14 @@ lab_make_duty_image() {
   code=$(printf '\\x31\\xc0\\x8e\\xd8\\xfb\\xb9\\x%02x\\x%02x\\xa1\\x6c\\x04\\x3b\\x06\\x6c\\x04\\x74\\xfa\\xe2\\xf5\\xb9\\x%02x\\x%02x\\xf4\\xe2\\xfd\\xeb\\xea' \
     $((s & 255)) $((s >> 8)) $((h & 255)) $((h >> 8)))
   lab_write_boot_image "$LAB/images/$name.img" "$code"
+}
+
+# lab_make_dirty_image NAME MIB: a guest dirtying MIB MiB above 1 MiB continuously
+# (guests/dirty.asm).
+lab_make_dirty_image() {
+  nasm -f bin -DDIRTY_MIB="$2" -o "$LAB/images/$1.img" "$LAB_SELF_DIR/guests/dirty.asm" ||
+    lab_die "nasm failed on guests/dirty.asm (is nasm installed? run deploy/install-deps.sh)"
+  truncate -s 1M "$LAB/images/$1.img"
 }
 
 lab_write_boot_image() {
