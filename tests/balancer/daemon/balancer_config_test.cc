@@ -1,0 +1,231 @@
+#include "balancer/daemon/balancer_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace ballast {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// What every valid config needs besides the keys under test.
+constexpr char kRequired[] =
+    "policy_file: /etc/ballast/policy.yaml\n"
+    "journal_file: /var/lib/ballast/journal.jsonl\n"
+    "plaintext: true\n";
+
+class BalancerConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "ballast-config-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    file_ = (dir_ / "balancer.yaml").string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  Result<BalancerConfig> Load(const std::string& yaml) {
+    std::ofstream(file_) << yaml;
+    return LoadBalancerConfig(file_);
+  }
+  BalancerConfig MustLoad(const std::string& yaml) {
+    auto c = Load(yaml);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? *c : BalancerConfig{};
+  }
+  std::string Errors(const std::string& yaml) {
+    auto c = Load(yaml);
+    EXPECT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument) << c.status().ToString();
+    return c.status().message();
+  }
+
+  fs::path dir_;
+  std::string file_;
+};
+
+TEST_F(BalancerConfigTest, FullConfigParses) {
+  BalancerConfig c = MustLoad(
+      "listen: tcp://0.0.0.0:7711\n"
+      "plaintext: false\n"
+      "server_key_file: /etc/ballast/keys/balancer.key\n"
+      "allowlist_dir: /etc/ballast/keys/collectors\n"
+      "bind_key_to_host: false\n"
+      "stale_after_intervals: 4.5\n"
+      "min_stale_after: 500ms\n"
+      "table_interval: 0s\n"
+      "status_file: /run/ballast/status.json\n"
+      "status_interval: 2s\n"
+      "policy_file: /etc/ballast/policy.yaml\n"
+      "journal_file: /var/lib/ballast/journal.jsonl\n"
+      "journal_max_bytes: 16MiB\n"
+      "journal_keep: 9\n"
+      "actuator: dry-run\n"
+      "migration_workers: 2\n"
+      "shutdown_grace: 1m\n"
+      "startup_grace: 1500ms\n");
+  EXPECT_EQ(c.listen, "tcp://0.0.0.0:7711");
+  EXPECT_FALSE(c.plaintext);
+  EXPECT_EQ(c.server_key_file, "/etc/ballast/keys/balancer.key");
+  EXPECT_EQ(c.allowlist_dir, "/etc/ballast/keys/collectors");
+  EXPECT_FALSE(c.bind_key_to_host);
+  EXPECT_DOUBLE_EQ(c.stale_after_intervals, 4.5);
+  EXPECT_EQ(c.min_stale_after, milliseconds(500));
+  EXPECT_EQ(c.table_interval, seconds(0));
+  EXPECT_EQ(c.status_file, "/run/ballast/status.json");
+  EXPECT_EQ(c.status_interval, seconds(2));
+  EXPECT_EQ(c.policy_file, "/etc/ballast/policy.yaml");
+  EXPECT_EQ(c.journal_file, "/var/lib/ballast/journal.jsonl");
+  EXPECT_EQ(c.journal_max_bytes, 16ull << 20);
+  EXPECT_EQ(c.journal_keep, 9);
+  EXPECT_EQ(c.actuator, "dry-run");
+  EXPECT_EQ(c.migration_workers, 2);
+  EXPECT_EQ(c.shutdown_grace, minutes(1));
+  EXPECT_EQ(c.startup_grace, milliseconds(1500));
+}
+
+TEST_F(BalancerConfigTest, AbsentKeysKeepTheirDefaults) {
+  BalancerConfig c = MustLoad(kRequired);
+  BalancerConfig d;
+  EXPECT_EQ(c.listen, d.listen);
+  EXPECT_TRUE(c.plaintext);
+  EXPECT_EQ(c.bind_key_to_host, d.bind_key_to_host);
+  EXPECT_EQ(c.min_stale_after, d.min_stale_after);
+  EXPECT_EQ(c.table_interval, d.table_interval);
+  EXPECT_EQ(c.journal_max_bytes, d.journal_max_bytes);
+  EXPECT_EQ(c.journal_keep, d.journal_keep);
+  EXPECT_EQ(c.actuator, "libvirt");
+  EXPECT_EQ(c.migration_workers, d.migration_workers);
+  EXPECT_EQ(c.shutdown_grace, d.shutdown_grace);
+  EXPECT_EQ(c.startup_grace, d.startup_grace);
+}
+
+TEST_F(BalancerConfigTest, PolicyAndJournalFilesAreRequired) {
+  std::string e = Errors("plaintext: true\n");
+  EXPECT_THAT(e, HasSubstr(file_ + ": policy_file: required"));
+  EXPECT_THAT(e, HasSubstr(file_ + ": journal_file: required"));
+
+  e = Errors("plaintext: true\npolicy_file: p.yaml\n");
+  EXPECT_THAT(e, AllOf(HasSubstr("journal_file: required"), Not(HasSubstr("policy_file"))));
+  e = Errors("plaintext: true\njournal_file: j.jsonl\n");
+  EXPECT_THAT(e, AllOf(HasSubstr("policy_file: required"), Not(HasSubstr("journal_file"))));
+  // An empty value is as good as absent.
+  e = Errors("plaintext: true\npolicy_file: ''\njournal_file: j.jsonl\n");
+  EXPECT_THAT(e, HasSubstr("policy_file: required"));
+}
+
+TEST_F(BalancerConfigTest, CurveIsRequiredUnlessPlaintext) {
+  const std::string files =
+      "policy_file: p.yaml\n"
+      "journal_file: j.jsonl\n";
+  std::string e = Errors(files);
+  EXPECT_THAT(e, HasSubstr("CURVE needs server_key_file and allowlist_dir"));
+  EXPECT_THAT(e, HasSubstr("plaintext: true"));  // and says how to opt out
+  EXPECT_EQ(e.rfind(file_, 0), 0u) << e;
+
+  // Half of the keys is not enough.
+  EXPECT_THAT(Errors(files + "server_key_file: b.key\n"), HasSubstr("CURVE"));
+  EXPECT_THAT(Errors(files + "allowlist_dir: keys\n"), HasSubstr("CURVE"));
+
+  BalancerConfig c = MustLoad(files + "server_key_file: b.key\nallowlist_dir: keys\n");
+  EXPECT_FALSE(c.plaintext);
+  c = MustLoad(files + "plaintext: true\n");
+  EXPECT_TRUE(c.plaintext);
+}
+
+TEST_F(BalancerConfigTest, UnknownKeySuggestsTheNearestWithPosition) {
+  std::string e = Errors(std::string(kRequired) + "journal_keeep: 3\n");
+  // Line 4, column 1 of the file (1-based).
+  EXPECT_THAT(e, HasSubstr(file_ + ":4:1: unknown key 'journal_keeep'; did you mean "
+                                   "'journal_keep'?"));
+  // A misspelt required key: both the suggestion and the missing key are reported.
+  e = Errors(
+      "plaintext: true\n"
+      "journal_file: j.jsonl\n"
+      "polcy_file: p.yaml\n");
+  EXPECT_THAT(e, HasSubstr(file_ + ":3:1: unknown key 'polcy_file'; did you mean 'policy_file'?"));
+  EXPECT_THAT(e, HasSubstr("policy_file: required"));
+  // Nothing close: no suggestion.
+  e = Errors(std::string(kRequired) + "completely_different: 1\n");
+  EXPECT_THAT(e, HasSubstr("unknown key 'completely_different'"));
+  EXPECT_THAT(e, Not(HasSubstr("did you mean")));
+}
+
+TEST_F(BalancerConfigTest, DurationsAndSizesParse) {
+  BalancerConfig c = MustLoad(std::string(kRequired) +
+                              "min_stale_after: 1.5s\n"
+                              "status_interval: 250ms\n"
+                              "table_interval: 1h\n"
+                              "shutdown_grace: 0s\n"
+                              "journal_max_bytes: 1GB\n");
+  EXPECT_EQ(c.min_stale_after, milliseconds(1500));
+  EXPECT_EQ(c.status_interval, milliseconds(250));
+  EXPECT_EQ(c.table_interval, std::chrono::hours(1));
+  EXPECT_EQ(c.shutdown_grace, seconds(0));
+  EXPECT_EQ(c.journal_max_bytes, 1'000'000'000u);
+
+  c = MustLoad(std::string(kRequired) + "journal_max_bytes: 4096\n");  // bare bytes
+  EXPECT_EQ(c.journal_max_bytes, 4096u);
+}
+
+TEST_F(BalancerConfigTest, BadDurationsAndSizesNameKeyAndPosition) {
+  std::string e = Errors(std::string(kRequired) + "shutdown_grace: 30\n");
+  EXPECT_THAT(e, HasSubstr(file_ + ":4:17: shutdown_grace: '30' needs a unit"));
+  e = Errors(std::string(kRequired) + "min_stale_after: 10ms\n");  // below 100ms
+  EXPECT_THAT(e, HasSubstr("min_stale_after: 10ms is out of range"));
+  e = Errors(std::string(kRequired) + "journal_max_bytes: 4 parsecs\n");
+  EXPECT_THAT(e, HasSubstr(file_ + ":4:20: journal_max_bytes: '4 parsecs': unknown unit"));
+  e = Errors(std::string(kRequired) + "journal_keep: 65\n");
+  EXPECT_THAT(e, HasSubstr("journal_keep: 65 is out of range [0, 64]"));
+  e = Errors(std::string(kRequired) + "migration_workers: 0\n");
+  EXPECT_THAT(e, HasSubstr("migration_workers: 0 is out of range [1, 64]"));
+}
+
+TEST_F(BalancerConfigTest, ActuatorIsAnEnum) {
+  EXPECT_EQ(MustLoad(std::string(kRequired) + "actuator: libvirt\n").actuator, "libvirt");
+  EXPECT_EQ(MustLoad(std::string(kRequired) + "actuator: dry-run\n").actuator, "dry-run");
+  std::string e = Errors(std::string(kRequired) + "actuator: dryrun\n");
+  EXPECT_THAT(e, HasSubstr(file_ + ":4:11: actuator: 'dryrun' is not one of: libvirt, dry-run"));
+}
+
+TEST_F(BalancerConfigTest, EveryErrorIsReportedAtOnce) {
+  std::string e = Errors(std::string(kRequired) +
+                         "actuator: xen\n"
+                         "journal_keep: -1\n"
+                         "startup_grace: soon\n");
+  EXPECT_THAT(e, HasSubstr("actuator:"));
+  EXPECT_THAT(e, HasSubstr("journal_keep:"));
+  EXPECT_THAT(e, HasSubstr("startup_grace:"));
+}
+
+TEST_F(BalancerConfigTest, MissingFileIsNotFoundAndNamed) {
+  auto c = LoadBalancerConfig((dir_ / "absent.yaml").string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Status::Code::kNotFound);
+  EXPECT_THAT(c.status().message(), HasSubstr("absent.yaml"));
+}
+
+TEST_F(BalancerConfigTest, SyntaxErrorNamesThePosition) {
+  auto c = Load("policy_file: [unclosed\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(c.status().message().rfind(file_ + ":", 0), 0u) << c.status().message();
+}
+
+}  // namespace
+}  // namespace ballast
