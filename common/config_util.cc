@@ -12,6 +12,8 @@
 #include <limits>
 #include <sstream>
 
+#include "common/edit_distance.h"
+
 namespace ballast {
 namespace {
 
@@ -79,19 +81,6 @@ Result<std::uint64_t> ParseBytes(std::string_view text) {
   }
   return Status::InvalidArgument("'" + std::string(text) +
                                  "': unknown unit (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
-}
-
-std::size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
 }
 
 YamlMapReader::YamlMapReader(const YAML::Node& node, std::string file, std::string path,

@@ -19,8 +19,6 @@ namespace ballast {
 
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
 Result<std::uint64_t> ParseBytes(std::string_view text);
-// Levenshtein distance, for did-you-mean suggestions.
-std::size_t EditDistance(std::string_view a, std::string_view b);
 
 // Reads one YAML mapping with a fixed set of keys, collecting every error as
 // "FILE:LINE:COL: PATH: message".

@@ -31,7 +31,4 @@ Result<core::Policy> LoadPolicyFile(const std::string& path);
 // policies/schema.json must list the same keys; a test holds the two together.
 const std::map<std::string, std::vector<std::string>>& KnownKeys();
 
-// Levenshtein distance, for did-you-mean suggestions.
-std::size_t EditDistance(std::string_view a, std::string_view b);
-
 }  // namespace ballast::policy

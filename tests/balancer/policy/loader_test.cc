@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <string>
 
+#include "common/edit_distance.h"
+
 namespace ballast::policy {
 namespace {
 
@@ -166,6 +168,7 @@ TEST(LoaderTest, MissingFileIsNotFound) {
   EXPECT_EQ(r.status().code(), Status::Code::kNotFound);
 }
 
+// ballast::EditDistance (common/edit_distance.h) drives the loader's did-you-mean.
 TEST(EditDistanceTest, Levenshtein) {
   EXPECT_EQ(EditDistance("hott", "hot"), 1u);
   EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
