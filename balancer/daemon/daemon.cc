@@ -442,6 +442,7 @@ class Balancer {
     ++plans_;
 
     JournalPlanChanges(plan);
+    prev_skip_keys_ = std::exchange(skip_keys_, {});
     if (plan.mode != core::Mode::kAutomatic) return;
     for (const core::Move& m : plan.moves) StartMove(m, *policy);
   }
@@ -478,6 +479,10 @@ class Balancer {
     const HostView* from = model_.host(m.from);
     const HostView* to = model_.host(m.to);
     auto skip = [&](const std::string& why) {
+      // Said once while the situation lasts, not every round.
+      const std::string key = m.vm_uuid + ">" + m.to + ":" + why;
+      skip_keys_.insert(key);
+      if (prev_skip_keys_.count(key) != 0) return;
       BLOG(kWarning) << "skipping the move of " << m.vm_name << " to " << m.to << ": " << why;
       auto j = MoveJson(m);
       j["event"] = "skipped";
@@ -695,6 +700,8 @@ class Balancer {
   std::map<std::pair<std::string, std::string>, Backoff> pair_backoff_;
   std::map<std::string, SteadyClock::time_point> failed_vms_;
   std::set<std::string> last_keys_;
+  std::set<std::string> skip_keys_;       // this round's skipped moves
+  std::set<std::string> prev_skip_keys_;  // the last round's
   core::Plan last_plan_;
   std::uint64_t plans_ = 0;
   bool said_reconciling_ = false;

@@ -103,6 +103,9 @@ migration_port_min = $port_min
 migration_port_max = $((port_min + 99))
 CONF
   [[ $(id -u) -eq 0 ]] && chown -R "$(lab_user)" "$d"
+  # A restart after a crash: the dead daemon's socket and pid file must not look alive.
+  rm -f "$d/sock/libvirt-sock" "$d/sock/libvirt-sock-ro" "$d/sock/libvirt-admin-sock" \
+    "$d/libvirtd.pid"
   lab_as_user env -i HOME="$d/home" XDG_CONFIG_HOME="$d/cfg" XDG_CACHE_HOME="$d/cache" \
     XDG_RUNTIME_DIR="$d/run" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     setsid libvirtd --pid-file "$d/libvirtd.pid" </dev/null >>"$d/daemon.out" 2>&1 &
@@ -113,7 +116,7 @@ CONF
   done
   [[ -s $d/libvirtd.pid ]] || lab_die "libvirtd for host $name did not start (see $d/daemon.out)"
   lab_track "libvirtd-$name" "$(cat "$d/libvirtd.pid")"
-  echo "$name" >>"$LAB/hosts.list"
+  grep -qx "$name" "$LAB/hosts.list" 2>/dev/null || echo "$name" >>"$LAB/hosts.list"
   # The first connection probes QEMU's capabilities (a few seconds): do it now.
   timeout 60 virsh -q -c "$(lab_uri "$name")" capabilities >/dev/null ||
     lab_die "host $name: libvirtd does not answer"
@@ -127,6 +130,8 @@ lab_make_images() {
   lab_write_boot_image "$LAB/images/idle.img" '\xf4\xeb\xfd'      # hlt; jmp   : idle
   lab_make_duty_image load60 3 2  # 60% of a vCPU
   lab_make_duty_image load40 2 3  # 40% of a vCPU
+  lab_make_duty_image load50 1 1  # 50% of a vCPU
+  lab_make_duty_image load35 7 13 # 35% of a vCPU
   lab_make_dirty_image dirty200 200  # rewrites 200 MiB over and over (needs >= 256 MiB RAM)
   for img in "$LAB"/images/*.img; do chmod 444 "$img"; done
 }
@@ -219,6 +224,6 @@ lab_wait() {
       lab_log "timed out after ${secs}s waiting for: $what"
       return 1
     fi
-    sleep 0.5
+    sleep "${LAB_POLL:-0.5}"
   done
 }

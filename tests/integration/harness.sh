@@ -92,7 +92,7 @@ host:
   migration_address: 127.0.0.1
 interval: ${HARNESS_INTERVAL:-500ms}
 capacity:
-  cpu_cores: 1
+  cpu_cores: ${HARNESS_CPU_CORES:-1}
   memory: 1GiB
 balancer:
   endpoint: $BALANCER_ENDPOINT
