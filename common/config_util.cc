@@ -111,6 +111,10 @@ YamlMapReader::YamlMapReader(const YAML::Node& node, std::string file, std::stri
   }
 }
 
+// Out of line: YAML::Node's destructor is defined in yaml-cpp's impl headers, which this
+// header's includers need not pull in.
+YamlMapReader::~YamlMapReader() = default;
+
 std::string YamlMapReader::PathOf(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;
 }

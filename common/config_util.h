@@ -9,11 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
+#include <yaml-cpp/node/node.h>
 
-namespace YAML {
-class Node;
-}
+#include "common/status.h"
 
 namespace ballast {
 
@@ -26,6 +24,9 @@ class YamlMapReader {
  public:
   YamlMapReader(const YAML::Node& node, std::string file, std::string path,
                 std::vector<std::string> known_keys, std::vector<std::string>* errors);
+  ~YamlMapReader();
+  YamlMapReader(const YamlMapReader&) = delete;
+  YamlMapReader& operator=(const YamlMapReader&) = delete;
 
   bool Has(const std::string& key) const;
   YAML::Node Get(const std::string& key) const;
@@ -45,7 +46,10 @@ class YamlMapReader {
   const std::string& file() const { return file_; }
 
  private:
-  const YAML::Node& node_;
+  // A copy, not a reference: a Node is a cheap handle onto the same document, and callers
+  // pass temporaries such as `YamlMapReader cap(top.Get("capacity"), ...)`, which a
+  // reference would outlive. Const, so lookups never insert keys into the document.
+  const YAML::Node node_;
   std::string file_;
   std::string path_;
   std::vector<std::string>* errors_;
