@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
 # Ballast demo: three real libvirt test hosts on this machine, real QEMU guests, one
-# collector per host and the balancer, all over CURVE on loopback. Host a gets two spinning
-# guests (a hotspot on a 1-CPU test host); the balancer shows the live cluster.
-# Everything is torn down at the end (or on Ctrl-C).
+# collector per host and the balancer, all over CURVE on loopback. Host a gets two busy
+# guests (a hotspot on a 1-CPU test host); the balancer detects it under
+# policies/default.yaml, explains its decision, relieves it with a real live migration and
+# shows the relieved cluster. Everything is torn down at the end (or on Ctrl-C).
 #
-#   deploy/demo.sh [--build-dir DIR] [--seconds N]
+#   deploy/demo.sh [--build-dir DIR]
 #
 # Needs: deploy/install-deps.sh (as root) and a build (cmake -S . -B build && cmake --build build).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$ROOT/build"
-SHOW_SECONDS=12
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build-dir) BUILD=$(cd "$2" && pwd); shift 2 ;;
-    --seconds) SHOW_SECONDS=$2; shift 2 ;;
     -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -37,29 +36,70 @@ table() {
   tail -c +$((off + 1)) "$LAB/balancer.out"
 }
 
-say "Starting three libvirt test hosts (unprivileged libvirtd each, QEMU TCG guests)"
-lab_init "${TMPDIR:-/tmp}/ballast-demo-$$"
-for i in 1 2 3; do lab_start_host "$(printf '%b' "\x$(printf %x $((96 + i)))")" "$i"; done
+journal() {  # journal EVENT FORMAT: prints the first record of EVENT with FORMAT (str.format)
+  python3 - "$JOURNAL" "$1" "$2" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("event") == sys.argv[2]:
+        print(sys.argv[3].format(**r))
+        break
+PY
+}
+has_event() { [[ -n $(journal "$1" x) ]]; }
 
-say "Booting guests: two CPU-bound guests and an idle one on host a, an idle one on host b"
-lab_boot_guest a web-1 spin 128
-lab_boot_guest a batch-1 spin 128
+say "Starting three libvirt test hosts (an unprivileged libvirtd each, QEMU TCG guests)"
+lab_init "${TMPDIR:-/tmp}/ballast-demo-$$"
+lab_start_host a 1
+lab_start_host b 2
+lab_start_host c 3
+
+say "Booting guests: two busy guests (60% of a vCPU each) and an idle one on host a, one idle on b"
+lab_boot_guest a web-1 load60 128
+lab_boot_guest a batch-1 load60 128
 lab_boot_guest a cache-1 idle 256
 lab_boot_guest b db-1 idle 512
 
-say "Starting the balancer and one collector per host (CURVE keys from ballast-keygen)"
+say "Starting the balancer (policy: policies/default.yaml) and a collector per host, over CURVE"
+cp "$ROOT/policies/default.yaml" "$LAB/policy.yaml"
+export HARNESS_INTERVAL=1s
 harness_start_balancer
 for h in a b c; do harness_start_collector "$h"; done
 lab_wait 30 "all three hosts to report" python3 -c '
 import json,sys; s=json.load(open(sys.argv[1]))
 sys.exit(0 if len(s["hosts"])==3 and all(v["cpu_cores"] is not None for h in s["hosts"] for v in h["vms"]) else 1)' "$STATUS"
 
-say "The cluster as the balancer sees it (1 CPU per test host: host a is a hotspot)"
+say "The cluster as the balancer sees it (each test host offers 1 CPU: two busy guests make host a hot)"
 table
-end=$((SECONDS + SHOW_SECONDS))
-while ((SECONDS < end)); do
-  sleep 4
-  say "$(date +%T)"
-  table
-done
+
+say "Waiting for the balancer to confirm the hotspot (3 of the last 5 samples over 85%, and the forecast)"
+lab_wait 60 "a decision" has_event migration_started
+journal migration_started "Decision: {explanation}"
+
+say "Live migration under way (libvirt peer-to-peer)"
+lab_wait 60 "the migration to finish" bash -c "grep -q '\"migration_\(finished\|failed\|aborted\)\"' '$JOURNAL'"
+if has_event migration_finished; then
+  journal migration_finished "Migrated {vm} from {from} to {to} in {duration_ms} ms (downtime {downtime_ms} ms)."
+else
+  journal migration_failed "Migration failed: {error}" || true
+  exit 1
+fi
+vm=$(journal migration_finished "{vm}")
+to=$(journal migration_finished "{to}")
+echo "libvirt on host $to: $vm is $(lab_virsh "$to" domstate "$vm")"
+
+say "The relieved cluster"
+lab_wait 20 "host a to drop below the hot mark" python3 -c '
+import json,sys; s=json.load(open(sys.argv[1])); h={x["name"]:x for x in s["hosts"]}
+sys.exit(0 if h["a"]["cpu_utilization"] < 0.85 and not s["in_flight"] else 1)' "$STATUS"
+sleep 1
+table
+
+say "Every decision is in the journal ($JOURNAL):"
+python3 - "$JOURNAL" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(f'  {r["ts"]}  {r["event"]:<20} {r.get("vm", r.get("policy", ""))}')
+PY
 say "Tearing down (guests destroyed, daemons stopped by pid)"
