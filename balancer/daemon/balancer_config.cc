@@ -32,9 +32,12 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
              std::chrono::hours(1));
   r.String("policy_file", &c.policy_file);
   r.String("journal_file", &c.journal_file);
-  r.Bytes("journal_max_bytes", &c.journal_max_bytes);
+  if (r.Bytes("journal_max_bytes", &c.journal_max_bytes) && c.journal_max_bytes < (1u << 20)) {
+    r.Error(r.Get("journal_max_bytes"), "journal_max_bytes",
+            "must be at least 1MiB (rotating more often would lose the decision history)");
+  }
   std::uint64_t keep = static_cast<std::uint64_t>(c.journal_keep);
-  if (r.UInt("journal_keep", &keep, 0, 64)) c.journal_keep = static_cast<int>(keep);
+  if (r.UInt("journal_keep", &keep, 1, 64)) c.journal_keep = static_cast<int>(keep);
   r.Enum("actuator", &c.actuator, {"libvirt", "dry-run"});
   std::uint64_t workers = static_cast<std::uint64_t>(c.migration_workers);
   if (r.UInt("migration_workers", &workers, 1, 64)) c.migration_workers = static_cast<int>(workers);

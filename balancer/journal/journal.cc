@@ -65,11 +65,20 @@ Status Journal::OpenFile() {
   std::error_code ec;
   auto parent = std::filesystem::path(options_.path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  fd_ = ::open(options_.path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd_ < 0) return Errno("cannot open journal " + options_.path);
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return Errno("cannot stat journal " + options_.path);
   size_ = static_cast<std::uint64_t>(st.st_size);
+  // A crash (or a full disk) can leave a torn last line: end it, so the next record starts on
+  // a line of its own instead of being glued to the fragment and lost.
+  if (size_ > 0) {
+    char last = '\n';
+    if (::pread(fd_, &last, 1, static_cast<off_t>(size_ - 1)) == 1 && last != '\n') {
+      if (::write(fd_, "\n", 1) != 1) return Errno("cannot repair journal " + options_.path);
+      ++size_;
+    }
+  }
   SyncDir(options_.path);
   return Status::Ok();
 }
@@ -93,6 +102,7 @@ Status Journal::Rotate() {
 }
 
 Status Journal::Append(nlohmann::json record, std::chrono::system_clock::time_point now) {
+  if (!record.is_object()) return Status::InvalidArgument("a journal record must be a JSON object");
   if (fd_ < 0) BALLAST_RETURN_IF_ERROR(OpenFile());
   record["ts"] = Rfc3339(now);
   record["seq"] = ++seq_;

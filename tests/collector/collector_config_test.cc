@@ -8,11 +8,18 @@
 namespace ballast {
 namespace {
 
+// Config files live in one directory per test process, removed when the tests end.
+struct TempDir {
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("ballast-collector-config-" + std::to_string(::getpid()));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
 std::string WriteTemp(const std::string& text) {
+  static TempDir dir;
   static int n = 0;
-  auto p = std::filesystem::temp_directory_path() /
-           ("ballast-collector-config-" + std::to_string(::getpid()) + "-" +
-            std::to_string(n++) + ".yaml");
+  auto p = dir.path / (std::to_string(n++) + ".yaml");
   std::ofstream(p) << text;
   return p.string();
 }

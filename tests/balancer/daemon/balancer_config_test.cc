@@ -179,8 +179,8 @@ TEST_F(BalancerConfigTest, DurationsAndSizesParse) {
   EXPECT_EQ(c.shutdown_grace, seconds(0));
   EXPECT_EQ(c.journal_max_bytes, 1'000'000'000u);
 
-  c = MustLoad(std::string(kRequired) + "journal_max_bytes: 4096\n");  // bare bytes
-  EXPECT_EQ(c.journal_max_bytes, 4096u);
+  c = MustLoad(std::string(kRequired) + "journal_max_bytes: 2097152\n");  // bare bytes
+  EXPECT_EQ(c.journal_max_bytes, 2097152u);
 }
 
 TEST_F(BalancerConfigTest, BadDurationsAndSizesNameKeyAndPosition) {
@@ -191,7 +191,9 @@ TEST_F(BalancerConfigTest, BadDurationsAndSizesNameKeyAndPosition) {
   e = Errors(std::string(kRequired) + "journal_max_bytes: 4 parsecs\n");
   EXPECT_THAT(e, HasSubstr(file_ + ":4:20: journal_max_bytes: '4 parsecs': unknown unit"));
   e = Errors(std::string(kRequired) + "journal_keep: 65\n");
-  EXPECT_THAT(e, HasSubstr("journal_keep: 65 is out of range [0, 64]"));
+  EXPECT_THAT(e, HasSubstr("journal_keep: 65 is out of range [1, 64]"));
+  e = Errors(std::string(kRequired) + "journal_max_bytes: 4096\n");
+  EXPECT_THAT(e, HasSubstr("journal_max_bytes: must be at least 1MiB"));
   e = Errors(std::string(kRequired) + "migration_workers: 0\n");
   EXPECT_THAT(e, HasSubstr("migration_workers: 0 is out of range [1, 64]"));
 }

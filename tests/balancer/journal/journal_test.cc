@@ -234,7 +234,7 @@ TEST_F(JournalTest, TornLineInTheMiddleIsSkippedAndLaterRecordsRead) {
 // last line without first terminating it, so the first record written after the crash is
 // glued onto the fragment, fails to parse and is lost from ReadAll. Enable once OpenFile
 // writes a '\n' when the file is non-empty and does not end in one.
-TEST_F(JournalTest, DISABLED_AppendAfterTornLastLineIsReadable) {
+TEST_F(JournalTest, AppendAfterTornLastLineIsReadable) {
   {
     auto j = MustOpen(Options());
     ASSERT_NE(j, nullptr);
