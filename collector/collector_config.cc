@@ -13,10 +13,11 @@ Result<CollectorConfig> LoadCollectorConfig(const std::string& file) {
   if (!root.ok()) return root.status();
   CollectorConfig c;
   std::vector<std::string> errors;
-  YamlMapReader top(*root, file, "", {"host", "source", "interval", "capacity", "balancer"},
+  YamlMapReader top(*root, file, "", {"host", "source", "interval", "capacity", "balancer", "metrics_listen"},
                     &errors);
   top.Enum("source", &c.source, {"libvirt", "xenstat"});
   top.Duration("interval", &c.interval, std::chrono::milliseconds(100), std::chrono::hours(1));
+  top.String("metrics_listen", &c.metrics_listen);
 
   YAML::Node host = top.Get("host");
   YamlMapReader h(host, file, "host",

@@ -29,6 +29,8 @@ struct CollectorConfig {
   bool plaintext = false;          // CURVE unless explicitly turned off
   std::string key_file;            // this collector's NAME.key
   std::string server_public_key_file;  // the balancer's .pub
+  // Prometheus /metrics; empty: not served.
+  std::string metrics_listen = "127.0.0.1:9471";
 };
 
 Result<CollectorConfig> LoadCollectorConfig(const std::string& file);

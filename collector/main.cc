@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "collector/collector_config.h"
+#include "collector/collector_metrics.h"
 #include "collector/sample_builder.h"
 #include "collector/source_registry.h"
 #include "common/curve_keys.h"
@@ -91,6 +92,16 @@ int Run(const CollectorConfig& config, StatsSource& source) {
     BLOG(kError) << pub.status().message();
     return 2;
   }
+  std::unique_ptr<CollectorMetrics> metrics;
+  if (!config.metrics_listen.empty()) {
+    auto m = CollectorMetrics::Start(config.metrics_listen, std::string(source.name()));
+    if (!m.ok()) {
+      BLOG(kError) << m.status().message();
+      return 2;
+    }
+    metrics = std::move(*m);
+    BLOG(kInfo) << "metrics on port " << metrics->port();
+  }
   const std::uint64_t boot_id = NewBootId();
   BLOG(kInfo) << "publishing host '" << config.host_name << "' from " << source.name() << " to "
               << config.endpoint << " every "
@@ -100,7 +111,12 @@ int Run(const CollectorConfig& config, StatsSource& source) {
   bool last_ok = true;
   auto next = std::chrono::steady_clock::now();
   while (!g_stop) {
+    const auto read_start = std::chrono::steady_clock::now();
     auto reading = source.Read();
+    if (metrics) {
+      metrics->OnRead(std::chrono::steady_clock::now() - read_start, reading.ok(),
+                      reading.ok() ? reading->vms.size() : 0);
+    }
     if (reading.ok()) {
       HostSample s = BuildHostSample(config, std::string(source.name()), std::move(*reading),
                                      Stamp(boot_id, ++seq));
@@ -109,6 +125,7 @@ int Run(const CollectorConfig& config, StatsSource& source) {
         BLOG(kError) << "not publishing: " << bytes.status().message();
       } else {
         Status st = (*pub)->Publish(config.host_name, *bytes);
+        if (metrics) metrics->OnPublish(st.ok());
         if (!st.ok()) BLOG(kDebug) << st.message();
       }
       if (!last_ok) BLOG(kInfo) << "source " << source.name() << " is back";

@@ -28,6 +28,7 @@ struct MigrationRequest {
   std::string id;  // correlates journal records
   std::string vm_uuid;
   std::string vm_name;
+  std::string strategy;  // why it moves (hotspot, balance, density, drain, manual)
   std::string from_host;
   std::string to_host;
   std::string from_uri;  // libvirt URI of the source hypervisor

@@ -16,7 +16,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
                    "stale_after_intervals", "min_stale_after", "table_interval", "status_file",
                    "status_interval", "policy_file", "journal_file", "journal_max_bytes",
                    "journal_keep", "actuator", "migration_workers", "shutdown_grace",
-                   "startup_grace"},
+                   "startup_grace", "metrics_listen"},
                   &errors);
   r.String("listen", &c.listen);
   r.Bool("plaintext", &c.plaintext);
@@ -30,6 +30,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   r.String("status_file", &c.status_file);
   r.Duration("status_interval", &c.status_interval, std::chrono::milliseconds(100),
              std::chrono::hours(1));
+  r.String("metrics_listen", &c.metrics_listen);
   r.String("policy_file", &c.policy_file);
   r.String("journal_file", &c.journal_file);
   if (r.Bytes("journal_max_bytes", &c.journal_max_bytes) && c.journal_max_bytes < (1u << 20)) {

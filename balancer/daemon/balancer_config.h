@@ -21,6 +21,8 @@ struct BalancerConfig {
   std::chrono::nanoseconds table_interval = std::chrono::seconds(10);  // 0: only on SIGUSR1
   std::string status_file;  // when set: the cluster as JSON, rewritten atomically
   std::chrono::nanoseconds status_interval = std::chrono::seconds(1);
+  // Prometheus /metrics; empty: not served.
+  std::string metrics_listen = "127.0.0.1:9470";
   // Balancing:
   std::string policy_file;   // required; reloaded when it changes and on SIGHUP
   std::string journal_file;  // required: every decision, fsync'd JSON lines

@@ -11,6 +11,7 @@
 
 #include "balancer/actuator/migration_actuator.h"
 #include "balancer/core/planner.h"
+#include "balancer/daemon/balancer_metrics.h"
 #include "balancer/daemon/snapshot.h"
 #include "balancer/journal/journal.h"
 #include "balancer/model/cluster_model.h"
@@ -120,6 +121,12 @@ class Balancer {
         WatchPolicyFile();
         ReconcileNewHosts();
         WatchExternal();
+        if (metrics_) {
+          metrics_->SetRejectedPublishers(sub_->stats().auth_rejected.load(),
+                                          sub_->stats().topic_mismatch.load());
+          metrics_->UpdateCluster(model_, *policy_store_.current(), now, imbalance_);
+          metrics_->SetInFlight(actuator_->InFlight().size() + external_.size());
+        }
         next_watch = now + std::chrono::seconds(1);
       }
       if (signals_.reload.exchange(false)) ReloadPolicy("SIGHUP");
@@ -175,6 +182,16 @@ class Balancer {
       return 2;
     }
     sub_ = std::move(*sub);
+    if (!config_.metrics_listen.empty()) {
+      auto metrics = BalancerMetrics::Start(config_.metrics_listen);
+      if (!metrics.ok()) {
+        BLOG(kError) << metrics.status().message();
+        return 2;
+      }
+      metrics_ = std::move(*metrics);
+      BLOG(kInfo) << "metrics on http://" << config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':'))
+                  << ":" << metrics_->port() << "/metrics";
+    }
     actuator_ = config_.actuator == "dry-run" ? MakeDryRunActuator()
                                               : MakeLibvirtActuator(config_.migration_workers);
     const auto policy = policy_store_.current();
@@ -188,7 +205,13 @@ class Balancer {
             {"mode", core::ModeName(policy->mode)},
             {"actuator", config_.actuator}});
     ReconcileFromJournal();
+    UpdatePolicyMetrics(true);
     return 0;
+  }
+
+  void UpdatePolicyMetrics(bool last_reload_ok) {
+    if (!metrics_) return;
+    metrics_->SetPolicy(policy_store_.generation(), policy_store_.current()->mode, last_reload_ok);
   }
 
   void Record(nlohmann::json record) {
@@ -208,6 +231,13 @@ class Balancer {
     const ReceivedMessage& m = **msg;
     DecodeResult d = DecodeHostSample(m.payload, m.topic);
     decode_stats_.Count(d);
+    if (metrics_) {
+      if (d.ok()) {
+        metrics_->OnSample(d.sample().vms.size());
+      } else {
+        metrics_->OnDecodeError(d.failure().reason);
+      }
+    }
     if (!d.ok()) {
       BLOG(kWarning) << "rejected a sample on topic '" << m.topic.substr(0, 64) << "': "
                      << DecodeErrorName(d.failure().reason) << ": " << d.failure().detail;
@@ -241,6 +271,8 @@ class Balancer {
   void ReloadPolicy(const std::string& why) {
     const auto before = policy_store_.current();
     Status st = policy_store_.Reload(config_.policy_file);
+    if (metrics_) metrics_->OnPolicyReload(st.ok());
+    UpdatePolicyMetrics(st.ok());
     if (!st.ok()) {
       ++policy_reload_failures_;
       BLOG(kError) << "policy reload (" << why << ") failed; keeping policy '" << before->name
@@ -437,9 +469,23 @@ class Balancer {
     }
     for (const auto& [uuid, m] : external_) in.in_flight.push_back({uuid, m.from, m.to});
     in.recent = recent_;
-    core::Plan plan = core::MakePlan(BuildClusterState(in), *policy, wall_now);
+    const core::ClusterState state = BuildClusterState(in);
+    const auto t0 = SteadyClock::now();
+    core::Plan plan = core::MakePlan(state, *policy, wall_now);
+    const auto t1 = SteadyClock::now();
+    imbalance_ = core::LoadStdDev(state, *policy);
     last_plan_ = plan;
     ++plans_;
+    if (metrics_) {
+      // Decision latency: from the newest sample the plan saw to the plan.
+      std::optional<std::chrono::nanoseconds> latency;
+      for (const auto& [name, h] : model_.hosts()) {
+        if (h.stale) continue;
+        auto l = t1 - h.last_seen;
+        if (!latency || l < *latency) latency = l;
+      }
+      metrics_->OnPlan(plan, t1 - t0, latency);
+    }
 
     JournalPlanChanges(plan);
     prev_skip_keys_ = std::exchange(skip_keys_, {});
@@ -457,6 +503,7 @@ class Balancer {
       if (last_keys_.count(key) != 0) continue;
       if (plan.mode == core::Mode::kRecommend) {
         BLOG(kInfo) << "recommend (not moving, mode recommend): " << m.explanation;
+        if (metrics_) metrics_->OnRecommended(m);
         auto j = MoveJson(m);
         j["event"] = "recommended";
         Record(j);
@@ -478,7 +525,8 @@ class Balancer {
   void StartMove(const core::Move& m, const core::Policy& policy) {
     const HostView* from = model_.host(m.from);
     const HostView* to = model_.host(m.to);
-    auto skip = [&](const std::string& why) {
+    auto skip = [&](const std::string& code, const std::string& why) {
+      if (metrics_) metrics_->OnSkipped(code);
       // Said once while the situation lasts, not every round.
       const std::string key = m.vm_uuid + ">" + m.to + ":" + why;
       skip_keys_.insert(key);
@@ -489,21 +537,23 @@ class Balancer {
       j["skip_reason"] = why;
       Record(j);
     };
-    if (from == nullptr || to == nullptr) return skip("host unknown");
+    if (from == nullptr || to == nullptr) return skip("host_unknown", "host unknown");
     const auto now = SteadyClock::now();
     auto pair = pair_backoff_.find({m.from, m.to});
     if (pair != pair_backoff_.end() && now < pair->second.until) {
-      return skip("migrations from " + m.from + " to " + m.to + " failed recently (" +
+      return skip("pair_backoff", "migrations from " + m.from + " to " + m.to + " failed recently (" +
                   pair->second.last_error + "); backing off");
     }
     auto vm_fail = failed_vms_.find(m.vm_uuid);
     if (vm_fail != failed_vms_.end() && now < vm_fail->second) {
-      return skip("its last migration failed; waiting before trying it again");
+      return skip("vm_failed_recently",
+                  "its last migration failed; waiting before trying it again");
     }
     MigrationRequest req;
     req.id = "m-" + std::to_string(next_id_++);
     req.vm_uuid = m.vm_uuid;
     req.vm_name = m.vm_name;
+    req.strategy = std::string(core::StrategyName(m.reason.strategy));
     req.from_host = m.from;
     req.to_host = m.to;
     req.from_uri = from->identity.libvirt_uri;
@@ -524,6 +574,7 @@ class Balancer {
               {"at_ms", NowMs()}});
       return;
     }
+    if (metrics_) metrics_->OnMigrationStarted(m);
     BLOG(kInfo) << "migrating " << m.vm_name << " from " << m.from << " to " << m.to << " ("
                 << req.id << "): " << m.explanation;
   }
@@ -551,6 +602,10 @@ class Balancer {
                           {"at_ms", NowMs()}};
       if (r.downtime) j["downtime_ms"] = r.downtime->count();
       if (!r.error.empty()) j["error"] = r.error;
+      if (metrics_) {
+        metrics_->OnMigrationFinished(MigrationOutcomeName(r.outcome), q.strategy, r.duration,
+                                      r.downtime, r.bytes);
+      }
       switch (r.outcome) {
         case MigrationOutcome::kSucceeded:
           j["event"] = "migration_finished";
@@ -607,6 +662,7 @@ class Balancer {
     auto j = ClusterToJson(model_, now);
     const auto policy = policy_store_.current();
     j["endpoint"] = sub_->endpoint();
+    j["metrics_port"] = metrics_ ? metrics_->port() : 0;
     j["decode_errors"] = decode_stats_.TotalRejected();
     j["samples_accepted"] = decode_stats_.accepted;
     j["auth_rejected"] = sub_->stats().auth_rejected.load();
@@ -694,6 +750,8 @@ class Balancer {
   std::uint64_t policy_reload_failures_ = 0;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<MigrationActuator> actuator_;
+  std::unique_ptr<BalancerMetrics> metrics_;
+  double imbalance_ = 0;
   std::vector<core::FinishedMigration> recent_;
   std::map<std::string, ExternalMigration> external_;  // by VM UUID
   std::set<std::string> reconciled_hosts_;
