@@ -12,6 +12,7 @@ harness_start_balancer() {
   port=$(lab_free_port)
   BALANCER_ENDPOINT="tcp://127.0.0.1:$port"
   STATUS="$LAB/status.json"
+  BALANCER_METRICS_PORT=${BALANCER_METRICS_PORT:-$(lab_free_port)}
   JOURNAL="$LAB/journal.jsonl"
   POLICY="$LAB/policy.yaml"
   [[ -f $POLICY ]] || cp "${HARNESS_POLICY:-$HARNESS_ROOT/policies/default.yaml}" "$POLICY"
@@ -25,6 +26,7 @@ status_interval: 250ms
 policy_file: $POLICY
 journal_file: $JOURNAL
 startup_grace: 1s
+metrics_listen: 127.0.0.1:$BALANCER_METRICS_PORT
 ${HARNESS_BALANCER_EXTRA:-}
 YAML
   "$BALLAST_BIN/ballast-balancer" --config "$LAB/balancer.yaml" \
@@ -32,7 +34,7 @@ YAML
   lab_track balancer $!
   lab_wait 10 "the balancer to listen" test -s "$STATUS" ||
     lab_die "balancer did not start: $(cat "$LAB/balancer.log")"
-  export BALANCER_ENDPOINT STATUS JOURNAL POLICY
+  export BALANCER_ENDPOINT STATUS JOURNAL POLICY BALANCER_METRICS_PORT
 }
 
 # Restarts the balancer with the same configuration (same port, keys, journal).
@@ -91,6 +93,7 @@ host:
   libvirt_uri: "$(lab_uri "$lv")"
   migration_address: 127.0.0.1
 interval: ${HARNESS_INTERVAL:-500ms}
+metrics_listen: "127.0.0.1:$(cat "$LAB/metrics-port-$host" 2>/dev/null || echo 0)"
 capacity:
   cpu_cores: ${HARNESS_CPU_CORES:-1}
   memory: 1GiB
@@ -105,9 +108,11 @@ YAML
   fi
 }
 
-# harness_start_collector HOST: its key allowed by the balancer, then the collector.
+# harness_start_collector HOST: its key allowed by the balancer, then the collector (its
+# metrics port in LAB/metrics-port-HOST).
 harness_start_collector() {
   local host=$1
+  lab_free_port >"$LAB/metrics-port-$host"
   lab_keygen "$host"
   cp "$LAB/keys/$host.pub" "$LAB/allow/"
   harness_collector_config "$host" "$host" "$LAB/keys/$host.key" >"$LAB/collector-$host.yaml"
