@@ -18,6 +18,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libvirt-dev libxen-dev
   prometheus-cpp-dev
+  zlib1g-dev  # ballast-sim: gzip traces, PNG plots
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   # real libvirt test hosts and guests for the integration tests and the demo
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
