@@ -46,6 +46,7 @@ struct Verdict {
   std::string target;
   std::string measured;
   bool met = false;
+  bool judged = true;  // false: no published figure to judge against
 };
 
 class Comparison {
@@ -97,7 +98,7 @@ class Comparison {
                               {"what", v.what},
                               {"target", v.target},
                               {"measured", v.measured},
-                              {"met", v.met}});
+                              {"met", v.judged ? nlohmann::json(v.met) : nlohmann::json()}});
     }
     std::ofstream(o_.out_dir + "/compare.json") << j.dump(1) << "\n";
     std::cout << "\nwrote " << o_.out_dir << "/compare.txt, compare.json"
@@ -220,7 +221,7 @@ class Comparison {
       verdicts_.push_back({day, what, "no published CloudSim figure for this day",
                            Fmt("%.1f kWh", r.energy_kwh) + ", " + std::to_string(r.migrations) +
                                " migrations, " + Fmt("%.2f h > 100%%", r.overload_host_hours),
-                           true});
+                           false, false});
       return;
     }
     const Reference& ref = it->second;
@@ -260,15 +261,18 @@ class Comparison {
   std::string FormatVerdicts() const {
     std::string out = "Targets (issue 7):\n";
     int met = 0;
+    int judged = 0;
     for (const Verdict& v : verdicts_) {
       char line[512];
       std::snprintf(line, sizeof(line), "  %-9s %-52s %-8s target %-34s measured %s\n",
-                    v.day.c_str(), v.what.c_str(), v.met ? "MET" : "NOT MET", v.target.c_str(),
+                    v.day.c_str(), v.what.c_str(), !v.judged ? "n/a" : v.met ? "MET" : "NOT MET",
+                    v.target.c_str(),
                     v.measured.c_str());
       out += line;
       if (v.met) ++met;
+      if (v.judged) ++judged;
     }
-    out += "  " + std::to_string(met) + " of " + std::to_string(verdicts_.size()) + " met\n";
+    out += "  " + std::to_string(met) + " of " + std::to_string(judged) + " met\n";
     return out;
   }
 

@@ -55,7 +55,7 @@ std::uint32_t Mix(std::uint32_t a, std::uint32_t b, double f) {
 
 struct Frame {
   int left = 60;
-  int right = 20;
+  int right = 36;
   int top = 20;
   int bottom = 30;
 };
