@@ -14,7 +14,10 @@ namespace ballast {
 
 class CollectorMetrics {
  public:
+  // Every series carries `host` (this collector's host name) so dashboards need no
+  // per-target relabelling.
   static Result<std::unique_ptr<CollectorMetrics>> Start(const std::string& listen,
+                                                         const std::string& host,
                                                          const std::string& source);
   ~CollectorMetrics();
   CollectorMetrics(const CollectorMetrics&) = delete;

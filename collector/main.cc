@@ -94,7 +94,8 @@ int Run(const CollectorConfig& config, StatsSource& source) {
   }
   std::unique_ptr<CollectorMetrics> metrics;
   if (!config.metrics_listen.empty()) {
-    auto m = CollectorMetrics::Start(config.metrics_listen, std::string(source.name()));
+    auto m = CollectorMetrics::Start(config.metrics_listen, config.host_name,
+                                    std::string(source.name()));
     if (!m.ok()) {
       BLOG(kError) << m.status().message();
       return 2;

@@ -87,8 +87,8 @@ class BalancerMetrics::Impl {
         vm_cpu(BuildGauge().Name("ballast_vm_cpu_cores").Help("CPU used by a VM, in cores").Register(*registry)),
         vm_mem(BuildGauge().Name("ballast_vm_memory_bytes").Help("A VM's current memory").Register(*registry)),
         vm_net(BuildGauge()
-                   .Name("ballast_vm_network_bits_per_second")
-                   .Help("A VM's network traffic, rx + tx")
+                   .Name("ballast_vm_network_bytes_per_second")
+                   .Help("A VM's network traffic, rx + tx, in bytes per second")
                    .Register(*registry)),
         imbalance(BuildGauge()
                       .Name("ballast_cluster_imbalance")
@@ -170,6 +170,19 @@ class BalancerMetrics::Impl {
                       .Add({})),
         mode(BuildGauge().Name("ballast_policy_mode").Help("1 for the mode in force").Register(*registry)),
         paused(BuildGauge().Name("ballast_paused").Help("1 while automation is paused").Register(*registry).Add({})),
+        hot_marks(BuildGauge()
+                      .Name("ballast_policy_hot_mark_ratio")
+                      .Help("The policy's hot mark per resource")
+                      .Register(*registry)),
+        relieved_marks(BuildGauge()
+                           .Name("ballast_policy_relieved_mark_ratio")
+                           .Help("The policy's relieved mark per resource")
+                           .Register(*registry)),
+        last_plan(BuildGauge()
+                      .Name("ballast_last_plan_timestamp_seconds")
+                      .Help("Wall time of the last plan (a stuck planning loop stops it)")
+                      .Register(*registry)
+                      .Add({})),
         host_util_set(host_util),
         host_capacity_set(host_capacity),
         host_hot_set(host_hot),
@@ -199,6 +212,25 @@ class BalancerMetrics::Impl {
     reload_ok_series = &reloads.Add({{"result", "ok"}});
     reload_failed_series = &reloads.Add({{"result", "failed"}});
     reload_ok.Set(1);
+    // Every documented label value exists from the start (at 0): a panel or alert on
+    // failures has a series before the first failure, and increase() sees the first one.
+    const char* strategies[] = {"hotspot", "balance", "density", "drain", "manual"};
+    for (const char* st : strategies) {
+      started.Add({{"strategy", st}});
+      recommended.Add({{"strategy", st}});
+      for (const char* o : {"succeeded", "failed", "aborted"}) {
+        finished.Add({{"outcome", o}, {"strategy", st}});
+      }
+      for (const char* r : kResources) planned.Add({{"strategy", st}, {"resource", r}});
+    }
+    for (const char* r : {"pair_backoff", "vm_failed_recently", "host_unknown"}) {
+      skipped.Add({{"reason", r}});
+    }
+    for (const char* md : {"off", "recommend", "automatic"}) plans.Add({{"mode", md}});
+    for (std::size_t r = 0; r < 3; ++r) {
+      hot_mark[r] = &hot_marks.Add({{"resource", kResources[r]}});
+      relieved_mark[r] = &relieved_marks.Add({{"resource", kResources[r]}});
+    }
     exposer.RegisterCollectable(registry);
   }
 
@@ -238,6 +270,11 @@ class BalancerMetrics::Impl {
   Gauge& reload_ok;
   Family<Gauge>& mode;
   Gauge& paused;
+  Family<Gauge>& hot_marks;
+  Family<Gauge>& relieved_marks;
+  Gauge& last_plan;
+  Gauge* hot_mark[3] = {};
+  Gauge* relieved_mark[3] = {};
 
   GaugeSet host_util_set, host_capacity_set, host_hot_set, host_stale_set, host_age_set;
   GaugeSet vm_cpu_set, vm_mem_set, vm_net_set;
@@ -313,7 +350,7 @@ void BalancerMetrics::UpdateCluster(const ClusterModel& model, const core::Polic
     const std::map<std::string, std::string> labels = {{"host", v.host}, {"vm", v.name}};
     m.vm_cpu_set.Set(labels, v.cpu_cores.value_or(0));
     m.vm_mem_set.Set(labels, static_cast<double>(v.memory_bytes));
-    if (v.has_net) m.vm_net_set.Set(labels, v.net_bits_per_second.value_or(0));
+    if (v.has_net) m.vm_net_set.Set(labels, v.net_bits_per_second.value_or(0) / 8);
   }
   for (GaugeSet* s : {&m.host_util_set, &m.host_capacity_set, &m.host_hot_set, &m.host_stale_set,
                       &m.host_age_set, &m.vm_cpu_set, &m.vm_mem_set, &m.vm_net_set}) {
@@ -328,6 +365,7 @@ void BalancerMetrics::OnPlan(const core::Plan& plan, std::chrono::nanoseconds pl
   impl_->plan_time.Observe(Seconds(plan_time));
   if (decision_latency) impl_->latency.Observe(Seconds(*decision_latency));
   impl_->unrelieved.Set(static_cast<double>(plan.unrelieved.size()));
+  impl_->last_plan.SetToCurrentTime();
 }
 
 void BalancerMetrics::OnRecommended(const core::Move& move) {
@@ -365,6 +403,13 @@ void BalancerMetrics::SetInFlight(std::size_t n) { impl_->in_flight.Set(static_c
 
 void BalancerMetrics::OnPolicyReload(bool ok) {
   (ok ? impl_->reload_ok_series : impl_->reload_failed_series)->Increment();
+}
+
+void BalancerMetrics::SetMarks(const core::Policy& policy) {
+  for (std::size_t r = 0; r < 3; ++r) {
+    impl_->hot_mark[r]->Set(policy.thresholds[r].hot);
+    impl_->relieved_mark[r]->Set(policy.thresholds[r].relieved);
+  }
 }
 
 void BalancerMetrics::SetPolicy(std::uint64_t generation, core::Mode mode, bool last_reload_ok) {

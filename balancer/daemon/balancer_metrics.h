@@ -52,6 +52,7 @@ class BalancerMetrics {
 
   void OnPolicyReload(bool ok);
   void SetPolicy(std::uint64_t generation, core::Mode mode, bool last_reload_ok);
+  void SetMarks(const core::Policy& policy);
   void SetPaused(bool paused);
 
   class Impl;

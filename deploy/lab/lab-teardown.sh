@@ -74,6 +74,11 @@ for pidfile in "$LAB"/hosts/*/run/libvirt/qemu/run/*.pid "$LAB"/hosts/*/cfg/libv
   [[ -f $pidfile ]] || continue
   kill -KILL "$(cat "$pidfile")" 2>/dev/null
 done
+# Tap devices made for guests with a NIC.
+if [[ -f $LAB/taps ]]; then
+  while read -r tap; do ip link del "$tap" 2>/dev/null; done <"$LAB/taps"
+  rm -f "$LAB/taps"
+fi
 if [[ -f $LAB/pids/watchdog && ${1:-} != --watch ]]; then
   kill "$(cat "$LAB/pids/watchdog")" 2>/dev/null
   rm -f "$LAB/pids/watchdog"

@@ -174,7 +174,11 @@ lab_write_boot_image() {
 }
 
 lab_guest_xml() {
-  local name=$1 program=$2 mib=$3
+  local name=$1 program=$2 mib=$3 tap=${4:-}
+  local nic=""
+  if [[ -n $tap ]]; then
+    nic="<interface type='ethernet'><target dev='$tap' managed='no'/><model type='virtio'/></interface>"
+  fi
   cat <<XML
 <domain type='qemu'>
   <name>$name</name>
@@ -189,16 +193,35 @@ lab_guest_xml() {
       <target dev='vda' bus='virtio'/>
       <readonly/>
     </disk>
+    $nic
   </devices>
 </domain>
 XML
 }
 
-# lab_boot_guest HOST NAME PROGRAM MIB: starts a transient guest on HOST.
+# lab_boot_guest HOST NAME PROGRAM MIB [nic]: starts a transient guest on HOST; with `nic`
+# it gets a virtio NIC on a tap device of its own (root only), so libvirt reports real
+# network counters for it. (Such a guest cannot live-migrate: its tap exists on HOST only.)
 lab_boot_guest() {
-  local host=$1 name=$2 program=$3 mib=$4
+  local host=$1 name=$2 program=$3 mib=$4 nic=${5:-}
   local xml="$LAB/hosts/$host/$name.xml"
-  lab_guest_xml "$name" "$program" "$mib" >"$xml"
+  local tap=""
+  if [[ $nic == nic ]]; then
+    [[ $(id -u) -eq 0 ]] || lab_die "a guest with a NIC needs root (tap devices)"
+    # QEMU (as the lab user) opens /dev/net/tun to attach the tap. Debian's udev makes it
+    # 0666; machines without udev may leave it 0600.
+    if ! lab_as_user test -r /dev/net/tun -a -w /dev/net/tun; then
+      lab_log "making /dev/net/tun usable by $(lab_user) (mode 0666, as Debian's udev sets it)"
+      chmod 0666 /dev/net/tun
+    fi
+    touch "$LAB/taps"
+    tap="bl$$$(wc -l <"$LAB/taps")"
+    tap=${tap:0:15}
+    ip tuntap add dev "$tap" mode tap user "$(lab_user)" || lab_die "cannot create tap $tap"
+    echo "$tap" >>"$LAB/taps"
+    ip link set "$tap" up
+  fi
+  lab_guest_xml "$name" "$program" "$mib" "$tap" >"$xml"
   lab_virsh "$host" create "$xml" >/dev/null || lab_die "cannot start guest $name on $host"
   lab_log "guest $name ($program, $mib MiB) running on host $host"
 }

@@ -13,6 +13,7 @@ lab_init "${TMPDIR:-/tmp}/ballast-it-metrics-$$"
 for h in a b; do lab_start_host "$h" "$(( $(printf '%d' "'$h") - 96 ))"; done
 lab_boot_guest a web load60 64
 lab_boot_guest a batch load60 64
+lab_boot_guest a net idle 64 nic  # a NIC with real counters, for the network panels
 e2e_policy
 harness_start_balancer
 for h in a b; do harness_start_collector "$h"; done
@@ -65,7 +66,8 @@ grep -q '^ballast_collector_messages_published_total' "$LAB/metrics-$(cat "$LAB/
 
 echo "--- what Prometheus saw"
 [[ $(query 'ballast_migration_duration_seconds_count{outcome="succeeded",cluster="lab"} > 0') -eq 1 ]]
-[[ $(query 'ballast_vm_cpu_cores{cluster="lab"}') -eq 2 ]]
+[[ $(query 'ballast_vm_cpu_cores{cluster="lab"}') -eq 3 ]]
+[[ $(query 'ballast_vm_network_bytes_per_second{cluster="lab",vm="net"}') -eq 1 ]]
 [[ $(query 'up{cluster="lab"} == 1') -eq 3 ]]
 
 echo "--- every dashboard panel returns data"
