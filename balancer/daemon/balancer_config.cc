@@ -16,7 +16,8 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
                    "stale_after_intervals", "min_stale_after", "table_interval", "status_file",
                    "status_interval", "policy_file", "journal_file", "journal_max_bytes",
                    "journal_keep", "actuator", "migration_workers", "shutdown_grace",
-                   "startup_grace", "metrics_listen"},
+                   "startup_grace", "metrics_listen", "control_listen", "admin_allowlist_dir",
+                   "state_file"},
                   &errors);
   r.String("listen", &c.listen);
   r.Bool("plaintext", &c.plaintext);
@@ -31,6 +32,9 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   r.Duration("status_interval", &c.status_interval, std::chrono::milliseconds(100),
              std::chrono::hours(1));
   r.String("metrics_listen", &c.metrics_listen);
+  r.String("control_listen", &c.control_listen);
+  r.String("admin_allowlist_dir", &c.admin_allowlist_dir);
+  r.String("state_file", &c.state_file);
   r.String("policy_file", &c.policy_file);
   r.String("journal_file", &c.journal_file);
   if (r.Bytes("journal_max_bytes", &c.journal_max_bytes) && c.journal_max_bytes < (1u << 20)) {
@@ -46,6 +50,11 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   r.Duration("startup_grace", &c.startup_grace, std::chrono::seconds(0), std::chrono::hours(1));
   if (c.policy_file.empty()) errors.push_back(file + ": policy_file: required");
   if (c.journal_file.empty()) errors.push_back(file + ": journal_file: required");
+  if (c.state_file.empty() && !c.journal_file.empty()) c.state_file = c.journal_file + ".state";
+  if (!c.control_listen.empty() && !c.admin_allowlist_dir.empty() && c.server_key_file.empty()) {
+    errors.push_back(file + ": control_listen needs server_key_file (the control endpoint is "
+                            "always CURVE, even when the stats stream is plaintext)");
+  }
   if (errors.empty() && !c.plaintext && (c.server_key_file.empty() || c.allowlist_dir.empty())) {
     errors.push_back(file +
                      ": CURVE needs server_key_file and allowlist_dir (make keys with "

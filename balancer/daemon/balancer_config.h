@@ -23,6 +23,11 @@ struct BalancerConfig {
   std::chrono::nanoseconds status_interval = std::chrono::seconds(1);
   // Prometheus /metrics; empty: not served.
   std::string metrics_listen = "127.0.0.1:9470";
+  // Control endpoint for ballastctl (always CURVE, admin keys only); empty: not served.
+  std::string control_listen = "tcp://127.0.0.1:7711";
+  std::string admin_allowlist_dir;  // admins' *.pub; required to serve the control endpoint
+  // Drain and pause state, kept across restarts; default: journal_file + ".state".
+  std::string state_file;
   // Balancing:
   std::string policy_file;   // required; reloaded when it changes and on SIGHUP
   std::string journal_file;  // required: every decision, fsync'd JSON lines

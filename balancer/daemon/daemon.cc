@@ -10,13 +10,18 @@
 #include <zmq.hpp>
 
 #include "balancer/actuator/migration_actuator.h"
+#include "balancer/core/forecast.h"
+#include "balancer/core/manual_move.h"
 #include "balancer/core/planner.h"
 #include "balancer/daemon/balancer_metrics.h"
 #include "balancer/daemon/snapshot.h"
 #include "balancer/journal/journal.h"
 #include "balancer/model/cluster_model.h"
 #include "balancer/model/cluster_table.h"
+#include "balancer/policy/loader.h"
 #include "balancer/policy/policy_store.h"
+#include "common/control_channel.h"
+#include "common/proto/control.pb.h"
 #include "common/curve_keys.h"
 #include "common/log.h"
 #include "common/transport.h"
@@ -130,6 +135,7 @@ class Balancer {
         next_watch = now + std::chrono::seconds(1);
       }
       if (signals_.reload.exchange(false)) ReloadPolicy("SIGHUP");
+      ServeControl();
       CollectFinished();
       if (now >= next_plan) {
         PlanRound();
@@ -206,12 +212,59 @@ class Balancer {
             {"actuator", config_.actuator}});
     ReconcileFromJournal();
     UpdatePolicyMetrics(true);
+    LoadState();
+    if (metrics_) metrics_->SetPaused(paused_);
+    if (!config_.control_listen.empty() && !config_.admin_allowlist_dir.empty()) {
+      auto keys = LoadCurveKeyPair(config_.server_key_file);
+      if (!keys.ok()) {
+        BLOG(kError) << keys.status().message();
+        return 2;
+      }
+      auto control = ControlServer::Bind(config_.control_listen, *keys, config_.admin_allowlist_dir);
+      if (!control.ok()) {
+        BLOG(kError) << control.status().message();
+        return 2;
+      }
+      control_ = std::move(*control);
+      BLOG(kInfo) << "control endpoint on " << control_->endpoint() << " (CURVE, admin allowlist "
+                  << config_.admin_allowlist_dir << ")";
+    } else if (!config_.control_listen.empty()) {
+      BLOG(kInfo) << "no admin_allowlist_dir: control endpoint (ballastctl) not served";
+    }
     return 0;
+  }
+
+  // --- drain and pause state (survives restarts) ----------------------------------------
+
+  void LoadState() {
+    std::ifstream in(config_.state_file);
+    if (!in) return;
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      BLOG(kError) << "ignoring unreadable state file " << config_.state_file;
+      return;
+    }
+    for (const auto& h : j.value("maintenance", nlohmann::json::array())) {
+      if (h.is_string()) maintenance_.insert(h.get<std::string>());
+    }
+    paused_ = j.value("paused", false);
+    if (!maintenance_.empty() || paused_) {
+      BLOG(kInfo) << "state from " << config_.state_file << ": "
+                  << (paused_ ? "automation PAUSED; " : "") << maintenance_.size()
+                  << " host(s) in maintenance";
+    }
+  }
+
+  void SaveState() {
+    nlohmann::json j = {{"maintenance", maintenance_}, {"paused", paused_}};
+    Status st = WriteFileAtomically(config_.state_file, j.dump(2));
+    if (!st.ok()) BLOG(kError) << "cannot save state: " << st.message();
   }
 
   void UpdatePolicyMetrics(bool last_reload_ok) {
     if (!metrics_) return;
     metrics_->SetPolicy(policy_store_.generation(), policy_store_.current()->mode, last_reload_ok);
+    metrics_->SetMarks(*policy_store_.current());
   }
 
   void Record(nlohmann::json record) {
@@ -462,14 +515,7 @@ class Balancer {
     const auto wall_now = WallClock::now();
     PruneRecent(wall_now, policy->limits.return_cooldown);
 
-    SnapshotInputs in;
-    in.model = &model_;
-    for (const auto& p : actuator_->InFlight()) {
-      in.in_flight.push_back({p.request.vm_uuid, p.request.from_host, p.request.to_host});
-    }
-    for (const auto& [uuid, m] : external_) in.in_flight.push_back({uuid, m.from, m.to});
-    in.recent = recent_;
-    const core::ClusterState state = BuildClusterState(in);
+    const core::ClusterState state = Snapshot();
     const auto t0 = SteadyClock::now();
     core::Plan plan = core::MakePlan(state, *policy, wall_now);
     const auto t1 = SteadyClock::now();
@@ -489,8 +535,20 @@ class Balancer {
 
     JournalPlanChanges(plan);
     prev_skip_keys_ = std::exchange(skip_keys_, {});
-    if (plan.mode != core::Mode::kAutomatic) return;
+    if (plan.mode != core::Mode::kAutomatic || paused_) return;
     for (const core::Move& m : plan.moves) StartMove(m, *policy);
+  }
+
+  core::ClusterState Snapshot() const {
+    SnapshotInputs in;
+    in.model = &model_;
+    for (const auto& p : actuator_->InFlight()) {
+      in.in_flight.push_back({p.request.vm_uuid, p.request.from_host, p.request.to_host});
+    }
+    for (const auto& [uuid, m] : external_) in.in_flight.push_back({uuid, m.from, m.to});
+    in.recent = recent_;
+    in.maintenance_hosts = maintenance_;
+    return BuildClusterState(in);
   }
 
   // Journals what changed since the last round: new recommendations or unrelieved
@@ -549,34 +607,50 @@ class Balancer {
       return skip("vm_failed_recently",
                   "its last migration failed; waiting before trying it again");
     }
-    MigrationRequest req;
-    req.id = "m-" + std::to_string(next_id_++);
-    req.vm_uuid = m.vm_uuid;
-    req.vm_name = m.vm_name;
+    MigrationRequest req = RequestFor(m.vm_uuid, m.vm_name, *from, *to, policy);
     req.strategy = std::string(core::StrategyName(m.reason.strategy));
-    req.from_host = m.from;
-    req.to_host = m.to;
-    req.from_uri = from->identity.libvirt_uri;
-    req.to_uri = to->identity.libvirt_uri;
-    req.to_migration_address = to->identity.migration_address;
-    req.options = MigrationOptionsOf(policy);
     auto j = MoveJson(m);
-    j["event"] = "migration_started";
-    j["id"] = req.id;
-    j["from_uri"] = req.from_uri;
-    j["to_uri"] = req.to_uri;
-    // Durable before the move begins: a crash right after leaves a record to reconcile.
-    Record(j);
-    Status st = actuator_->Start(req);
-    if (!st.ok()) {
-      Record({{"event", "migration_failed"}, {"id", req.id}, {"vm", m.vm_name},
-              {"vm_uuid", m.vm_uuid}, {"from", m.from}, {"to", m.to}, {"error", st.message()},
-              {"at_ms", NowMs()}});
-      return;
-    }
+    if (!Launch(req, std::move(j)).ok()) return;
     if (metrics_) metrics_->OnMigrationStarted(m);
     BLOG(kInfo) << "migrating " << m.vm_name << " from " << m.from << " to " << m.to << " ("
                 << req.id << "): " << m.explanation;
+  }
+
+  MigrationRequest RequestFor(const std::string& uuid, const std::string& name,
+                              const HostView& from, const HostView& to,
+                              const core::Policy& policy) {
+    MigrationRequest req;
+    req.id = "m-" + std::to_string(next_id_++);
+    req.vm_uuid = uuid;
+    req.vm_name = name;
+    req.from_host = from.identity.name;
+    req.to_host = to.identity.name;
+    req.from_uri = from.identity.libvirt_uri;
+    req.to_uri = to.identity.libvirt_uri;
+    req.to_migration_address = to.identity.migration_address;
+    req.options = MigrationOptionsOf(policy);
+    return req;
+  }
+
+  // Journals the start (durable before the move begins: a crash right after leaves a record
+  // to reconcile), then hands the request to the actuator.
+  Status Launch(const MigrationRequest& req, nlohmann::json j) {
+    j["event"] = "migration_started";
+    j["id"] = req.id;
+    j["vm"] = req.vm_name;
+    j["vm_uuid"] = req.vm_uuid;
+    j["from"] = req.from_host;
+    j["to"] = req.to_host;
+    j["from_uri"] = req.from_uri;
+    j["to_uri"] = req.to_uri;
+    Record(j);
+    Status st = actuator_->Start(req);
+    if (!st.ok()) {
+      Record({{"event", "migration_failed"}, {"id", req.id}, {"vm", req.vm_name},
+              {"vm_uuid", req.vm_uuid}, {"from", req.from_host}, {"to", req.to_host},
+              {"error", st.message()}, {"at_ms", NowMs()}});
+    }
+    return st;
   }
 
   static MigrationOptions MigrationOptionsOf(const core::Policy& policy) {
@@ -656,10 +730,308 @@ class Balancer {
     });
   }
 
+  // --- control endpoint (ballastctl) ----------------------------------------------------
+
+  static constexpr std::uint32_t kControlApiVersion = 1;
+
+  void ServeControl() {
+    if (!control_) return;
+    for (int i = 0; i < 16; ++i) {  // bounded per iteration: ingest never starves
+      auto m = control_->Poll(std::chrono::milliseconds(0));
+      if (!m) return;
+      control::ControlReply reply = HandleControl(*m);
+      reply.set_api_version(kControlApiVersion);
+      Status st = control_->Reply(m->peer, reply.SerializeAsString());
+      if (!st.ok()) BLOG(kWarning) << st.message();
+    }
+  }
+
+  static control::ControlReply Ok(const nlohmann::json& payload) {
+    control::ControlReply r;
+    r.set_ok(true);
+    r.set_payload_json(payload.dump());
+    return r;
+  }
+  static control::ControlReply Error(const std::string& code, const std::string& message,
+                                     const nlohmann::json& payload = nullptr) {
+    control::ControlReply r;
+    r.set_ok(false);
+    r.set_error_code(code);
+    r.set_error(message);
+    if (!payload.is_null()) r.set_payload_json(payload.dump());
+    return r;
+  }
+
+  control::ControlReply HandleControl(const ControlMessage& m) {
+    control::ControlRequest req;
+    if (!req.ParseFromString(m.payload)) {
+      BLOG(kWarning) << "malformed control request from admin '" << m.admin << "' ("
+                     << m.payload.size() << " bytes)";
+      return Error("bad_request", "malformed request: not a ballast.control.ControlRequest");
+    }
+    if (req.api_version() != kControlApiVersion) {
+      return Error("unsupported_version", "this balancer speaks control API version " +
+                                              std::to_string(kControlApiVersion) + ", not " +
+                                              std::to_string(req.api_version()));
+    }
+    BLOG(kDebug) << "control request " << req.verb_case() << " from admin '" << m.admin << "'";
+    switch (req.verb_case()) {
+      case control::ControlRequest::kStatus:
+        return Ok(StatusJson(SteadyClock::now()));
+      case control::ControlRequest::kPlan:
+        return Ok(PlanNow(*policy_store_.current()));
+      case control::ControlRequest::kExplain:
+        return Explain(req.explain().vm());
+      case control::ControlRequest::kMigrate:
+        return Migrate(req.migrate(), m.admin);
+      case control::ControlRequest::kDrain:
+        return Drain(req.drain().host(), true, m.admin);
+      case control::ControlRequest::kUndrain:
+        return Drain(req.undrain().host(), false, m.admin);
+      case control::ControlRequest::kPause:
+        return Pause(true, req.pause().reason(), m.admin);
+      case control::ControlRequest::kResume:
+        return Pause(false, "", m.admin);
+      case control::ControlRequest::kHistory:
+        return History(req.history());
+      case control::ControlRequest::kPolicyDiff:
+        return PolicyDiff(req.policy_diff());
+      case control::ControlRequest::VERB_NOT_SET:
+        break;
+    }
+    return Error("bad_request", "request names no verb");
+  }
+
+  nlohmann::json PlanJson(const core::Plan& plan) const {
+    nlohmann::json moves = nlohmann::json::array();
+    nlohmann::json unrelieved = nlohmann::json::array();
+    for (const auto& mv : plan.moves) moves.push_back(MoveJson(mv));
+    for (const auto& u : plan.unrelieved) unrelieved.push_back(UnrelievedJson(u));
+    return {{"policy", plan.policy_name},
+            {"mode", core::ModeName(plan.mode)},
+            {"moves", moves},
+            {"unrelieved", unrelieved}};
+  }
+
+  // What `policy` would do now; moves nothing.
+  nlohmann::json PlanNow(const core::Policy& policy) const {
+    nlohmann::json j = PlanJson(core::MakePlan(Snapshot(), policy, WallClock::now()));
+    j["paused"] = paused_;
+    j["reconciled"] = Reconciled();
+    return j;
+  }
+
+  const VmView* FindVm(const std::string& key) const {
+    if (const VmView* v = model_.vm(key)) return v;
+    return model_.vm_by_name(key);
+  }
+
+  static bool RecordMentions(const nlohmann::json& r, const std::string& uuid,
+                             const std::string& name) {
+    return r.value("vm_uuid", "") == uuid || r.value("vm", "") == name;
+  }
+
+  control::ControlReply Explain(const std::string& key) {
+    const VmView* v = FindVm(key);
+    if (v == nullptr) return Error("not_found", "no VM named or with UUID '" + key + "'");
+    nlohmann::json decisions = nlohmann::json::array();
+    std::string why_here = "Ballast has not moved " + v->name +
+                           " (as far as its journal reaches): it runs where it was started";
+    std::map<std::string, nlohmann::json> started;
+    for (auto& r : Journal::ReadAll(config_.journal_file)) {
+      if (!RecordMentions(r, v->uuid, v->name)) continue;
+      if (r.value("event", "") == "migration_started") started[r.value("id", "")] = r;
+      if (r.value("event", "") == "migration_finished" && r.value("to", "") == v->host) {
+        const auto& s0 = started[r.value("id", "")];
+        why_here = "moved from " + r.value("from", std::string("?")) + " to " +
+                   r.value("to", std::string("?")) + " at " + r.value("ts", std::string("?")) +
+                   ": " + s0.value("explanation", std::string("(no explanation recorded)"));
+      }
+      decisions.push_back(r);
+    }
+    if (decisions.size() > 20) decisions.erase(decisions.begin(), decisions.end() - 20);
+    nlohmann::json now = nullptr;
+    for (const auto& mv : last_plan_.moves) {
+      if (mv.vm_uuid == v->uuid) now = MoveJson(mv);
+    }
+    const HostView* h = model_.host(v->host);
+    return Ok({{"vm", v->name},
+               {"uuid", v->uuid},
+               {"host", v->host},
+               {"state", VmStateName(v->state)},
+               {"vcpus", v->vcpus},
+               {"cpu_cores", v->cpu_cores ? nlohmann::json(*v->cpu_cores) : nlohmann::json(nullptr)},
+               {"memory_bytes", v->memory_bytes},
+               {"host_cpu_utilization", h ? h->cpu_utilization : 0.0},
+               {"host_memory_utilization", h ? h->memory_utilization : 0.0},
+               {"why_here", why_here},
+               {"planned_now", now},
+               {"in_flight", OurInFlight(v->uuid) || external_.count(v->uuid) != 0},
+               {"decisions", decisions}});
+  }
+
+  control::ControlReply Migrate(const control::MigrateRequest& r, const std::string& admin) {
+    const VmView* v = FindVm(r.vm());
+    if (v == nullptr) return Error("not_found", "no VM named or with UUID '" + r.vm() + "'");
+    const HostView* from = model_.host(v->host);
+    const HostView* to = model_.host(r.host());
+    if (to == nullptr) return Error("not_found", "no host named '" + r.host() + "'");
+    if (!Reconciled()) return Error("unavailable", "still reconciling with libvirt; try again");
+    const auto policy = policy_store_.current();
+    core::ManualMoveCheck check =
+        core::CheckManualMove(Snapshot(), *policy, WallClock::now(), v->uuid, r.host());
+    nlohmann::json rule = {{"rule", check.rule}, {"forceable", check.forceable},
+                           {"explanation", check.explanation}};
+    if (!check.allowed && !(r.force() && check.forceable)) {
+      BLOG(kWarning) << "refused manual move of " << v->name << " to " << r.host()
+                     << " asked by admin '" << admin << "': " << check.explanation;
+      Record({{"event", "manual_refused"}, {"vm", v->name}, {"vm_uuid", v->uuid},
+              {"from", v->host}, {"to", r.host()}, {"admin", admin}, {"rule", check.rule},
+              {"explanation", check.explanation}, {"force", r.force()}});
+      return Error("refused",
+                   check.explanation +
+                       (check.forceable ? " (rule " + check.rule + "; --force overrides it)"
+                                        : " (rule " + check.rule + "; cannot be forced)"),
+                   rule);
+    }
+    MigrationRequest req = RequestFor(v->uuid, v->name, *from, *to, *policy);
+    req.strategy = "manual";
+    std::string why = "Manual move of " + v->name + " from " + v->host + " to " + r.host() +
+                      " asked by admin '" + admin + "'";
+    if (!check.allowed) why += "; rule " + check.rule + " overridden with --force";
+    nlohmann::json j = {{"manual", true}, {"admin", admin}, {"forced", !check.allowed},
+                        {"explanation", why + "."},
+                        {"reason", {{"strategy", "manual"}, {"overridden_rule", check.rule}}}};
+    Status st = Launch(req, std::move(j));
+    if (!st.ok()) return Error("unavailable", st.message());
+    BLOG(kInfo) << why << " (" << req.id << ")";
+    return Ok({{"id", req.id}, {"vm", v->name}, {"from", v->host}, {"to", r.host()},
+               {"forced", !check.allowed}, {"explanation", why + "."}});
+  }
+
+  control::ControlReply Drain(const std::string& host, bool drain, const std::string& admin) {
+    const HostView* h = model_.host(host);
+    if (h == nullptr && drain) return Error("not_found", "no host named '" + host + "'");
+    const bool changed = drain ? maintenance_.insert(host).second : maintenance_.erase(host) > 0;
+    if (changed) {
+      SaveState();
+      Record({{"event", drain ? "drain_requested" : "undrain_requested"}, {"host", host},
+              {"admin", admin}});
+      BLOG(kInfo) << "host '" << host << "' " << (drain ? "put into" : "taken out of")
+                  << " maintenance by admin '" << admin << "'";
+    }
+    nlohmann::json warnings = nlohmann::json::array();
+    const auto policy = policy_store_.current();
+    if (drain) {
+      if (std::find(policy->strategies.begin(), policy->strategies.end(),
+                    core::StrategyKind::kDrain) == policy->strategies.end()) {
+        warnings.push_back("the policy's strategies do not include drain: nothing will move");
+      }
+      if (policy->mode != core::Mode::kAutomatic) {
+        warnings.push_back("the policy's mode is " + std::string(core::ModeName(policy->mode)) +
+                           ": nothing will move");
+      }
+      if (paused_) warnings.push_back("automation is paused: nothing will move until resume");
+    }
+    return Ok({{"host", host},
+               {"maintenance", drain},
+               {"changed", changed},
+               {"vms_left", h ? h->vm_uuids.size() : 0},
+               {"warnings", warnings}});
+  }
+
+  control::ControlReply Pause(bool pause, const std::string& reason, const std::string& admin) {
+    const bool changed = paused_ != pause;
+    paused_ = pause;
+    if (changed) {
+      SaveState();
+      if (metrics_) metrics_->SetPaused(paused_);
+      Record({{"event", pause ? "paused" : "resumed"}, {"admin", admin}, {"reason", reason}});
+      BLOG(kWarning) << "automation " << (pause ? "PAUSED" : "resumed") << " by admin '" << admin
+                     << "'" << (reason.empty() ? "" : ": " + reason);
+    }
+    return Ok({{"paused", paused_}, {"changed", changed}});
+  }
+
+  control::ControlReply History(const control::HistoryRequest& r) const {
+    const std::size_t limit = r.limit() == 0 ? 100 : r.limit();
+    std::string uuid;
+    if (!r.vm().empty()) {
+      const VmView* v = FindVm(r.vm());
+      if (v != nullptr) uuid = v->uuid;
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& rec : Journal::ReadAll(config_.journal_file)) {
+      if (!r.vm().empty() && !(rec.value("vm", "") == r.vm() ||
+                               (!uuid.empty() && rec.value("vm_uuid", "") == uuid) ||
+                               rec.value("vm_uuid", "") == r.vm())) {
+        continue;
+      }
+      if (!r.host().empty() && rec.value("from", "") != r.host() && rec.value("to", "") != r.host() &&
+          rec.value("host", "") != r.host()) {
+        continue;
+      }
+      if (r.since_unix_ms() > 0) {
+        // Records carry "ts" (RFC 3339, UTC, ms): compare as text against the same form.
+        const std::string since = Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())));
+        if (rec.value("ts", "") < since) continue;
+      }
+      out.push_back(std::move(rec));
+    }
+    if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
+    return Ok({{"records", out}});
+  }
+
+  control::ControlReply PolicyDiff(const control::PolicyDiffRequest& r) const {
+    auto candidate = policy::LoadPolicyFromString(r.yaml(), r.name().empty() ? "policy" : r.name());
+    if (!candidate.ok()) return Error("bad_request", candidate.status().message());
+    const auto now = WallClock::now();
+    const core::ClusterState state = Snapshot();
+    const auto current = policy_store_.current();
+    core::Plan a = core::MakePlan(state, *current, now);
+    core::Plan b = core::MakePlan(state, *candidate, now);
+    auto key = [](const core::Move& m) { return m.vm_uuid + ">" + m.to; };
+    std::set<std::string> ka, kb;
+    for (const auto& m : a.moves) ka.insert(key(m));
+    for (const auto& m : b.moves) kb.insert(key(m));
+    nlohmann::json added = nlohmann::json::array();
+    nlohmann::json dropped = nlohmann::json::array();
+    for (const auto& m : b.moves) if (ka.count(key(m)) == 0) added.push_back(MoveJson(m));
+    for (const auto& m : a.moves) if (kb.count(key(m)) == 0) dropped.push_back(MoveJson(m));
+    return Ok({{"current", PlanJson(a)}, {"candidate", PlanJson(b)}, {"added", added},
+               {"dropped", dropped}});
+  }
+
   // --- status ---------------------------------------------------------------------------
 
   void WriteStatus(SteadyClock::time_point now) {
+    Status st = WriteFileAtomically(config_.status_file, StatusJson(now).dump(2));
+    if (!st.ok()) BLOG(kWarning) << st.message();
+  }
+
+  nlohmann::json StatusJson(SteadyClock::time_point now) const {
     auto j = ClusterToJson(model_, now);
+    const auto policy0 = policy_store_.current();
+    for (auto& h : j["hosts"]) {
+      const std::string name = h["name"];
+      h["maintenance"] = maintenance_.count(name) != 0;
+      const HostView* hv = model_.host(name);
+      nlohmann::json hot = nlohmann::json::object();
+      for (std::size_t r = 0; r < core::kNumResources; ++r) {
+        const std::vector<double> hist(hv->history[r].begin(), hv->history[r].end());
+        const auto& t = policy0->thresholds[r];
+        hot[std::string(core::ResourceName(static_cast<core::Resource>(r)))] =
+            t.enabled && !hist.empty() && core::IsHot(hist, policy0->detection, t.hot);
+      }
+      h["hot"] = hot;
+    }
+    j["thresholds"] = nlohmann::json::object();
+    for (std::size_t r = 0; r < core::kNumResources; ++r) {
+      j["thresholds"][std::string(core::ResourceName(static_cast<core::Resource>(r)))] = {
+          {"hot", policy0->thresholds[r].hot}, {"relieved", policy0->thresholds[r].relieved}};
+    }
+    j["paused"] = paused_;
+    j["maintenance"] = maintenance_;
     const auto policy = policy_store_.current();
     j["endpoint"] = sub_->endpoint();
     j["metrics_port"] = metrics_ ? metrics_->port() : 0;
@@ -697,8 +1069,7 @@ class Balancer {
     j["last_plan"] = {{"mode", core::ModeName(last_plan_.mode)},
                       {"moves", moves},
                       {"unrelieved", unrelieved}};
-    Status st = WriteFileAtomically(config_.status_file, j.dump(2));
-    if (!st.ok()) BLOG(kWarning) << st.message();
+    return j;
   }
 
   // --- shutdown -------------------------------------------------------------------------
@@ -751,6 +1122,9 @@ class Balancer {
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<MigrationActuator> actuator_;
   std::unique_ptr<BalancerMetrics> metrics_;
+  std::unique_ptr<ControlServer> control_;
+  std::set<std::string> maintenance_;  // hosts drained by an admin (persisted)
+  bool paused_ = false;                // automation paused by an admin (persisted)
   double imbalance_ = 0;
   std::vector<core::FinishedMigration> recent_;
   std::map<std::string, ExternalMigration> external_;  // by VM UUID
