@@ -5,16 +5,21 @@
 # policies/default.yaml, explains its decision, relieves it with a real live migration and
 # shows the relieved cluster. Everything is torn down at the end (or on Ctrl-C).
 #
-#   deploy/demo.sh [--build-dir DIR]
+# A Prometheus (Debian's) scrapes the balancer and the collectors meanwhile; the demo prints
+# where. With --keep it stays up after the migration until Ctrl-C, to look around.
+#
+#   deploy/demo.sh [--build-dir DIR] [--keep]
 #
 # Needs: deploy/install-deps.sh (as root) and a build (cmake -S . -B build && cmake --build build).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$ROOT/build"
+KEEP=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build-dir) BUILD=$(cd "$2" && pwd); shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -65,6 +70,30 @@ cp "$ROOT/policies/default.yaml" "$LAB/policy.yaml"
 export HARNESS_INTERVAL=1s
 harness_start_balancer
 for h in a b c; do harness_start_collector "$h"; done
+start_prometheus() {
+  command -v prometheus >/dev/null || { echo "(prometheus not installed: skipping it)"; return; }
+  PROM_PORT=$(lab_free_port)
+  {
+    echo "global: {scrape_interval: 2s, evaluation_interval: 2s}"
+    echo "rule_files: [$ROOT/deploy/prometheus/ballast-alerts.yml]"
+    echo "scrape_configs:"
+    echo "  - job_name: ballast-balancer"
+    echo "    static_configs: [{targets: ['127.0.0.1:$BALANCER_METRICS_PORT'], labels: {cluster: demo}}]"
+    echo "  - job_name: ballast-collector"
+    echo "    static_configs:"
+    for h in a b c; do
+      echo "      - {targets: ['127.0.0.1:$(cat "$LAB/metrics-port-$h")'], labels: {cluster: demo, host: $h}}"
+    done
+  } >"$LAB/prometheus.yml"
+  [[ -f $ROOT/deploy/prometheus/ballast-alerts.yml ]] || sed -i '/^rule_files/d' "$LAB/prometheus.yml"
+  prometheus --config.file="$LAB/prometheus.yml" --storage.tsdb.path="$LAB/tsdb" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$LAB/prometheus.log" 2>&1 &
+  lab_track prometheus $!
+  echo "Prometheus: http://127.0.0.1:$PROM_PORT  (try: ballast_host_utilization_ratio, ballast_migrations_finished_total)"
+  echo "Metrics:    balancer http://127.0.0.1:$BALANCER_METRICS_PORT/metrics; Grafana dashboards in grafana/"
+}
+start_prometheus
+
 lab_wait 30 "all three hosts to report" python3 -c '
 import json,sys; s=json.load(open(sys.argv[1]))
 sys.exit(0 if len(s["hosts"])==3 and all(v["cpu_cores"] is not None for h in s["hosts"] for v in h["vms"]) else 1)' "$STATUS"
@@ -102,4 +131,8 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     print(f'  {r["ts"]}  {r["event"]:<20} {r.get("vm", r.get("policy", ""))}')
 PY
+if [[ $KEEP == 1 ]]; then
+  say "Still running (--keep): Prometheus at http://127.0.0.1:${PROM_PORT:-?}; press Ctrl-C to tear down"
+  while sleep 3600; do :; done
+fi
 say "Tearing down (guests destroyed, daemons stopped by pid)"
