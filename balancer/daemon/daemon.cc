@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
+#include <thread>
 #include <iostream>
 #include <map>
 #include <set>
@@ -92,6 +94,23 @@ struct ExternalMigration {
   std::string from_uri;
   std::string to_uri;
 };
+
+// Runs `f` on a thread of its own and returns its future. libvirt calls cannot be cancelled
+// and can block for long (a daemon stuck on a domain's job lock): the loop only polls the
+// future, so ingest and planning never wait on them; a call that never returns only leaks
+// its thread.
+template <typename F>
+auto RunDetached(F f) -> std::future<decltype(f())> {
+  std::packaged_task<decltype(f())()> task(std::move(f));
+  auto future = task.get_future();
+  std::thread(std::move(task)).detach();
+  return future;
+}
+
+template <typename T>
+bool Ready(const std::future<T>& f) {
+  return f.valid() && f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
 
 class Balancer {
  public:
@@ -396,11 +415,33 @@ class Balancer {
   void ReconcileNewHosts() {
     for (const auto& [name, h] : model_.hosts()) {
       if (h.stale || reconciled_hosts_.count(name) != 0) continue;
-      auto jobs = actuator_->ActiveJobs(h.identity.libvirt_uri);
+      auto& q = host_queries_[name];
+      if (!q.result.valid()) {
+        q.result = RunDetached([act = actuator_, uri = h.identity.libvirt_uri] {
+          return act->ActiveJobs(uri);
+        });
+        q.started = SteadyClock::now();
+        continue;
+      }
+      if (!Ready(q.result)) {
+        if (!q.warned && SteadyClock::now() - q.started > kReconcileWait) {
+          // Planning without this host's answer is still safe from duplicates: libvirt
+          // refuses to start a second migration job on a domain that has one.
+          BLOG(kWarning) << "libvirt on host '" << name << "' has not said within "
+                         << kReconcileWait.count() << " s whether a migration runs there; "
+                         << "planning anyway";
+          Record({{"event", "reconcile_timeout"}, {"host", name}});
+          q.warned = true;
+          reconciled_hosts_.insert(name);
+        }
+        continue;
+      }
+      auto jobs = q.result.get();
+      host_queries_.erase(name);
       if (!jobs.ok()) {
         BLOG(kWarning) << "cannot check host '" << name << "' for running migrations: "
                        << jobs.status().message();
-        continue;  // tried again next second; no plan until it answers
+        continue;  // asked again next second; no plan until it answers
       }
       reconciled_hosts_.insert(name);
       for (const ActiveJob& j : *jobs) {
@@ -427,6 +468,14 @@ class Balancer {
   }
 
   // Resolves external migrations once their job has ended.
+  // What libvirt says about an external migration: is its job still running, and where does
+  // the VM run.
+  struct ExternalProbe {
+    bool answered = false;
+    bool job_running = false;
+    std::string where;
+  };
+
   void WatchExternal() {
     for (auto it = external_.begin(); it != external_.end();) {
       ExternalMigration& m = it->second;
@@ -436,26 +485,39 @@ class Balancer {
         ++it;
         continue;
       }
-      auto jobs = actuator_->ActiveJobs(m.from_uri);
-      if (!jobs.ok()) {
+      auto& probe = external_probes_[m.vm_uuid];
+      if (!probe.valid()) {
+        probe = RunDetached([act = actuator_, m] {
+          ExternalProbe p;
+          auto jobs = act->ActiveJobs(m.from_uri);
+          if (!jobs.ok()) return p;
+          p.answered = true;
+          for (const auto& j : *jobs) p.job_running |= j.vm_uuid == m.vm_uuid;
+          if (p.job_running) return p;
+          if (!m.to_uri.empty()) {
+            auto on_to = act->IsRunningOn(m.to_uri, m.vm_uuid);
+            if (on_to.ok() && *on_to) p.where = m.to;
+          }
+          if (p.where.empty()) {
+            auto on_from = act->IsRunningOn(m.from_uri, m.vm_uuid);
+            if (on_from.ok() && *on_from) p.where = m.from;
+          }
+          return p;
+        });
         ++it;
         continue;
       }
-      bool running_job = false;
-      for (const auto& j : *jobs) running_job |= j.vm_uuid == m.vm_uuid;
-      if (running_job) {
+      if (!Ready(probe)) {
         ++it;
         continue;
       }
-      std::string where;
-      if (!m.to_uri.empty()) {
-        auto on_to = actuator_->IsRunningOn(m.to_uri, m.vm_uuid);
-        if (on_to.ok() && *on_to) where = m.to;
+      const ExternalProbe p = probe.get();
+      external_probes_.erase(m.vm_uuid);
+      if (!p.answered || p.job_running) {
+        ++it;
+        continue;
       }
-      if (where.empty()) {
-        auto on_from = actuator_->IsRunningOn(m.from_uri, m.vm_uuid);
-        if (on_from.ok() && *on_from) where = m.from;
-      }
+      const std::string where = p.where;
       const bool ours = !m.id.empty();
       if (ours) {
         const bool moved = !where.empty() && where == m.to;
@@ -733,6 +795,7 @@ class Balancer {
   // --- control endpoint (ballastctl) ----------------------------------------------------
 
   static constexpr std::uint32_t kControlApiVersion = 1;
+  static constexpr std::chrono::seconds kReconcileWait{15};
 
   void ServeControl() {
     if (!control_) return;
@@ -1120,7 +1183,15 @@ class Balancer {
   std::pair<std::int64_t, std::int64_t> policy_stat_;
   std::uint64_t policy_reload_failures_ = 0;
   std::unique_ptr<Journal> journal_;
-  std::unique_ptr<MigrationActuator> actuator_;
+  // Shared with the detached threads of reconciliation queries, which may outlive a call.
+  std::shared_ptr<MigrationActuator> actuator_;
+  struct HostQuery {
+    std::future<Result<std::vector<ActiveJob>>> result;
+    SteadyClock::time_point started{};
+    bool warned = false;
+  };
+  std::map<std::string, HostQuery> host_queries_;
+  std::map<std::string, std::future<ExternalProbe>> external_probes_;
   std::unique_ptr<BalancerMetrics> metrics_;
   std::unique_ptr<ControlServer> control_;
   std::set<std::string> maintenance_;  // hosts drained by an admin (persisted)
