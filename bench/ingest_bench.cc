@@ -13,6 +13,7 @@
 //                        [--seconds 20] [--warmup 5]
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +62,11 @@ Args ParseArgs(int argc, char** argv) {
       if (i + 1 >= argc) Die("missing value after " + k);
       return argv[++i];
     };
+    if (k == "--help" || k == "-h") {
+      std::cout << "usage: ballast_bench_ingest [--balancer PATH] [--hosts N] [--vms N] "
+                   "[--seconds S] [--warmup S] [--port P] [--status-interval DURATION]\n";
+      std::exit(0);
+    }
     if (k == "--balancer") a.balancer = next();
     else if (k == "--hosts") a.hosts = std::stoi(next());
     else if (k == "--vms") a.vms = std::stoi(next());
@@ -81,6 +87,13 @@ std::string ProcField(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return line.substr(field.size() + 1);
   }
   return "";
+}
+
+// Modification time of `path` in ns since the epoch; 0 when it does not exist.
+std::int64_t MtimeNs(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 double RssMiB(pid_t pid) { return std::atof(ProcField(pid, "VmRSS").c_str()) / 1024.0; }
@@ -119,17 +132,6 @@ Status ReadStatus(const std::string& path) {
   } catch (const std::exception&) {
   }
   return s;
-}
-
-// Waits until the status file is rewritten (its counters change or it appears) or timeout.
-Status NextStatus(const std::string& path, std::uint64_t after, double timeout_s) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
-  while (Clock::now() < deadline) {
-    Status s = ReadStatus(path);
-    if (s.ok && s.accepted != after) return s;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return ReadStatus(path);
 }
 
 }  // namespace
@@ -231,24 +233,40 @@ int main(int argc, char** argv) {
 
   std::cout << "ingest benchmark: " << a.hosts << " hosts x " << a.vms << " VMs, CURVE over "
             << endpoint << ", balancer pid " << pid << ", work dir " << dir.string() << "\n";
+  // The measured window runs between two rewrites of the status file (seen by its mtime, polled
+  // between publish batches), so that the counters read and the time they cover match: the
+  // first rewrite after the warm-up opens it, the first rewrite after `--seconds` closes it.
   const auto start = Clock::now();
   const auto warm_end = start + std::chrono::duration<double>(a.warmup);
-  const auto end = warm_end + std::chrono::duration<double>(a.seconds);
+  auto end = Clock::time_point::max();
   std::uint64_t published = 0;
+  std::uint64_t published0 = 0;
   std::uint64_t encode_failures = 0;
   Status s0;
   double rss0 = 0;
   double cpu0 = 0;
   Clock::time_point t0;
+  std::int64_t mtime_at_warm_end = -1;
   bool measuring = false;
   std::size_t next = 0;
   while (Clock::now() < end) {
-    if (!measuring && Clock::now() >= warm_end) {
-      s0 = ReadStatus(status_path);
-      rss0 = RssMiB(pid);
-      cpu0 = CpuSeconds(pid);
-      t0 = Clock::now();
-      measuring = true;
+    const auto now = Clock::now();
+    if (!measuring && now >= warm_end) {
+      if (mtime_at_warm_end < 0) {
+        mtime_at_warm_end = MtimeNs(status_path);
+      } else if (MtimeNs(status_path) != mtime_at_warm_end) {
+        t0 = Clock::now();
+        rss0 = RssMiB(pid);
+        cpu0 = CpuSeconds(pid);
+        s0 = ReadStatus(status_path);
+        published0 = published;
+        end = t0 + std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double>(a.seconds));
+        measuring = true;
+      } else if (now >= warm_end + std::chrono::seconds(30)) {
+        stop_balancer();
+        Die("the balancer did not rewrite its status file within 30 s");
+      }
     }
     // A batch between clock reads.
     for (int b = 0; b < 64; ++b) {
@@ -277,19 +295,29 @@ int main(int argc, char** argv) {
     if (waitpid(pid, nullptr, WNOHANG) == pid) Die("the balancer exited; see its log in " +
                                                    dir.string());
   }
-  // The status file is rewritten every status_interval: take the first rewrite after `end`
-  // and the time it describes as well as we can (the wait is bounded).
-  const Status s1 = NextStatus(status_path, s0.accepted, 15);
+  const auto published_end = Clock::now();
+  const std::uint64_t published_window = published - published0;
+  // Close the window at the next rewrite (bounded wait); the balancer keeps draining its queue
+  // meanwhile, which is work done in that time.
+  const std::int64_t m_end = MtimeNs(status_path);
+  const auto close_deadline = Clock::now() + std::chrono::seconds(15);
+  while (MtimeNs(status_path) == m_end && Clock::now() < close_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   const auto t1 = Clock::now();
   const double rss1 = RssMiB(pid);
   const double cpu1 = CpuSeconds(pid);
+  const Status s1 = ReadStatus(status_path);
   stop_balancer();
 
   const double secs = std::chrono::duration<double>(t1 - t0).count();
   const double host_rate = static_cast<double>(s1.accepted - s0.accepted) / secs;
-  std::printf("published %llu host samples (encode failures %llu)\n",
+  std::printf("published %llu host samples (encode failures %llu); %.0f host samples/s offered "
+              "in the window\n",
               static_cast<unsigned long long>(published),
-              static_cast<unsigned long long>(encode_failures));
+              static_cast<unsigned long long>(encode_failures),
+              static_cast<double>(published_window) /
+                  std::chrono::duration<double>(published_end - t0).count());
   std::printf("absorbed: %.0f host samples/s = %.0f VM samples/s over %.1f s\n", host_rate,
               host_rate * a.vms, secs);
   std::printf("decode errors: %llu, auth rejected: %llu\n",
