@@ -1,20 +1,59 @@
 #include "balancer/model/cluster_model.h"
 
 #include <algorithm>
-#include <set>
 
 namespace ballast {
+namespace {
+
+bool IsRunning(VmState s) { return s == VmState::kRunning || s == VmState::kBlocked; }
+
+}  // namespace
 
 ClusterModel::ClusterModel(ModelOptions options) : options_(options) {}
 
+ClusterModel::ClusterModel(const ClusterModel& other)
+    : options_(other.options_), hosts_(other.hosts_), vms_(other.vms_) {
+  // Baselines are per VM and travel with the copy; the indexes point into this object's maps.
+  RebuildIndexes();
+  for (auto& [uuid, slot] : vm_index_) {
+    auto o = other.vm_index_.find(uuid);
+    if (o != other.vm_index_.end()) slot.baseline = o->second.baseline;
+  }
+  stale_check_after_ = other.stale_check_after_;
+  last_stale_scan_ = other.last_stale_scan_;
+}
+
+ClusterModel& ClusterModel::operator=(const ClusterModel& other) {
+  if (this != &other) *this = ClusterModel(other);
+  return *this;
+}
+
+void ClusterModel::RebuildIndexes() {
+  vm_index_.clear();
+  host_index_.clear();
+  vm_index_.reserve(vms_.size());
+  for (auto it = vms_.begin(); it != vms_.end(); ++it) {
+    vm_index_.emplace(std::string_view(it->first), VmSlot{it, std::nullopt, 0});
+  }
+  for (auto& [name, h] : hosts_) {
+    HostSlot& hs = host_index_[std::string_view(name)];
+    hs.view = &h;
+    for (const std::string& uuid : h.vm_uuids) {
+      auto v = vm_index_.find(uuid);
+      if (v != vm_index_.end()) hs.vms.push_back(&v->second);
+    }
+  }
+  ingest_serial_ = 0;
+}
+
 const HostView* ClusterModel::host(const std::string& name) const {
-  auto it = hosts_.find(name);
-  return it == hosts_.end() ? nullptr : &it->second;
+  auto it = host_index_.find(name);
+  return it == host_index_.end() ? nullptr : it->second.view;
 }
 
 const VmView* ClusterModel::vm(const std::string& uuid) const {
-  auto it = vms_.find(uuid);
-  return it == vms_.end() ? nullptr : &it->second;
+  auto it = vm_index_.find(uuid);
+  return it == vm_index_.end() ? nullptr : &it->second.it->second;
 }
 
 const VmView* ClusterModel::vm_by_name(const std::string& name) const {
@@ -24,8 +63,34 @@ const VmView* ClusterModel::vm_by_name(const std::string& name) const {
   return nullptr;
 }
 
+ClusterModel::HostSlot& ClusterModel::HostSlotFor(const std::string& name) {
+  auto it = host_index_.find(name);
+  if (it != host_index_.end()) return it->second;
+  auto h = hosts_.try_emplace(name).first;
+  HostSlot& hs = host_index_[std::string_view(h->first)];
+  hs.view = &h->second;
+  return hs;
+}
+
+void ClusterModel::EraseVm(VmSlot* slot) {
+  auto it = slot->it;
+  vm_index_.erase(std::string_view(it->first));  // before the key it views goes
+  vms_.erase(it);
+}
+
+void ClusterModel::RemoveFromHost(HostSlot& hs, const VmSlot* slot) {
+  auto pos = std::find(hs.vms.begin(), hs.vms.end(), slot);
+  if (pos != hs.vms.end()) {
+    auto& uuids = hs.view->vm_uuids;
+    uuids.erase(uuids.begin() + (pos - hs.vms.begin()));
+    hs.vms.erase(pos);
+  }
+  Recompute(hs);
+}
+
 IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
-  HostView& h = hosts_[s.host.name];
+  HostSlot& hs = HostSlotFor(s.host.name);
+  HostView& h = *hs.view;
   const bool same_boot = h.samples > 0 && h.boot_id == s.boot_id;
   if (same_boot && s.sequence <= h.sequence) {
     ++h.out_of_order;
@@ -50,30 +115,53 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
   h.last_seen = now;
   h.stale = false;
   ++h.samples;
+  stale_check_after_ = std::min(stale_check_after_, now + StaleAfter(h));
 
-  std::set<std::string> reported;
+  // One pass over the sample, one hash lookup per VM. `reported` collects the host's VMs in
+  // sample order; the list is re-sorted by name only when its membership or a name changed.
+  const std::uint64_t serial = ++ingest_serial_;
+  std::vector<VmSlot*>& reported = scratch_;
+  reported.clear();
+  reported.reserve(s.vms.size());
+  bool changed = false;     // a VM joined the host, or a name changed
+  std::size_t kept = 0;     // VMs of the host's previous list reported again
   for (const VmSample& vs : s.vms) {
-    auto [it, inserted] = vms_.try_emplace(vs.uuid);
-    VmView& v = it->second;
-    if (!inserted && v.host != s.host.name) {
-      // Reported by two hosts: mid-migration both may list it. The running copy wins while
-      // its host is fresh; otherwise the newest report wins (the VM moved).
-      auto other = hosts_.find(v.host);
-      const bool other_fresh = other != hosts_.end() && !other->second.stale;
-      const bool this_running = vs.state == VmState::kRunning || vs.state == VmState::kBlocked;
-      const bool other_running = v.state == VmState::kRunning || v.state == VmState::kBlocked;
-      if (other_fresh && other_running && !this_running) continue;
-      if (other != hosts_.end()) {
-        auto& list = other->second.vm_uuids;
-        list.erase(std::remove(list.begin(), list.end(), vs.uuid), list.end());
-        Recompute(other->second);
+    VmSlot* slot;
+    auto found = vm_index_.find(vs.uuid);
+    if (found == vm_index_.end()) {
+      auto it = vms_.try_emplace(vs.uuid).first;
+      slot = &vm_index_.emplace(std::string_view(it->first), VmSlot{it, std::nullopt, 0})
+                  .first->second;
+      it->second.uuid = vs.uuid;
+      it->second.name = vs.name;
+      it->second.host = s.host.name;
+      changed = true;
+    } else {
+      slot = &found->second;
+      VmView& v = slot->it->second;
+      if (v.host != s.host.name) {
+        // Reported by two hosts: mid-migration both may list it. The running copy wins while
+        // its host is fresh; otherwise the newest report wins (the VM moved).
+        auto other = host_index_.find(v.host);
+        const bool other_fresh = other != host_index_.end() && !other->second.view->stale;
+        if (other_fresh && IsRunning(v.state) && !IsRunning(vs.state)) continue;
+        if (other != host_index_.end()) RemoveFromHost(other->second, slot);
+        slot->baseline.reset();  // counters restart on the destination
+        v.host = s.host.name;
+        changed = true;
+      } else if (slot->reported_in != serial) {
+        ++kept;
       }
-      baselines_.erase(vs.uuid);  // counters restart on the destination
     }
-    reported.insert(vs.uuid);
-    v.uuid = vs.uuid;
-    v.name = vs.name;
-    v.host = s.host.name;
+    if (slot->reported_in != serial) {  // (a UUID listed twice counts once)
+      slot->reported_in = serial;
+      reported.push_back(slot);
+    }
+    VmView& v = slot->it->second;
+    if (v.name != vs.name) {
+      v.name = vs.name;
+      changed = true;
+    }
     v.vcpus = vs.vcpus;
     v.state = vs.state;
     v.memory_bytes = vs.memory_current_bytes;
@@ -81,38 +169,45 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
     v.has_net = vs.has_net;
 
     const std::uint64_t net_bytes = vs.net_rx_bytes + vs.net_tx_bytes;
-    auto b = baselines_.find(vs.uuid);
-    if (b != baselines_.end() && b->second.boot_id == s.boot_id &&
-        s.monotonic_ns > b->second.monotonic_ns) {
-      const double dt = static_cast<double>(s.monotonic_ns - b->second.monotonic_ns);
-      if (vs.cpu_ns >= b->second.cpu_ns) {
-        v.cpu_cores = static_cast<double>(vs.cpu_ns - b->second.cpu_ns) / dt;
+    const std::optional<Baseline>& b = slot->baseline;
+    if (b && b->boot_id == s.boot_id && s.monotonic_ns > b->monotonic_ns) {
+      const double dt = static_cast<double>(s.monotonic_ns - b->monotonic_ns);
+      if (vs.cpu_ns >= b->cpu_ns) {
+        v.cpu_cores = static_cast<double>(vs.cpu_ns - b->cpu_ns) / dt;
       } else {
         ++h.resets;  // VM restarted in place: keep the last rate, re-baseline
       }
-      if (vs.has_net && net_bytes >= b->second.net_bytes) {
-        v.net_bits_per_second = static_cast<double>(net_bytes - b->second.net_bytes) * 8e9 / dt;
+      if (vs.has_net && net_bytes >= b->net_bytes) {
+        v.net_bits_per_second = static_cast<double>(net_bytes - b->net_bytes) * 8e9 / dt;
       }
     }
-    baselines_[vs.uuid] = Baseline{s.boot_id, s.monotonic_ns, vs.cpu_ns, net_bytes};
+    slot->baseline = Baseline{s.boot_id, s.monotonic_ns, vs.cpu_ns, net_bytes};
   }
 
-  // VMs this host reported before but not now: gone (shut off, or migrated away and not yet
-  // reported elsewhere).
-  for (const std::string& uuid : h.vm_uuids) {
-    if (reported.count(uuid) != 0) continue;
-    auto it = vms_.find(uuid);
-    if (it != vms_.end() && it->second.host == s.host.name) {
-      vms_.erase(it);
-      baselines_.erase(uuid);
+  if (kept != hs.vms.size()) {
+    // VMs this host reported before but not now: gone (shut off, or migrated away and not yet
+    // reported elsewhere).
+    for (VmSlot* old : hs.vms) {
+      if (old->reported_in == serial) continue;
+      if (old->it->second.host == s.host.name) EraseVm(old);
     }
+    changed = true;
   }
-  h.vm_uuids.assign(reported.begin(), reported.end());
-  Recompute(h);
+  if (changed) {
+    std::sort(reported.begin(), reported.end(), [](const VmSlot* a, const VmSlot* b) {
+      const VmView& x = a->it->second;
+      const VmView& y = b->it->second;
+      const int c = x.name.compare(y.name);
+      return c != 0 ? c < 0 : x.uuid < y.uuid;
+    });
+    hs.vms.swap(reported);
+    h.vm_uuids.resize(hs.vms.size());
+    for (std::size_t i = 0; i < hs.vms.size(); ++i) h.vm_uuids[i] = hs.vms[i]->it->first;
+  }
+  // Otherwise the host reported exactly the VMs of its (sorted) list, under the same names.
+
   // A VM without a rate yet (just booted) would make the host look idler than it is.
-  bool rates_known = true;
-  for (const auto& uuid : h.vm_uuids) rates_known &= vms_[uuid].cpu_cores.has_value();
-  if (rates_known) {
+  if (Recompute(hs)) {
     const double u[3] = {h.cpu_utilization, h.memory_utilization, h.net_utilization};
     for (std::size_t r = 0; r < 3; ++r) {
       h.history[r].push_back(u[r]);
@@ -123,39 +218,49 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
 }
 
 void ClusterModel::ClearHistory(const std::string& host) {
-  auto it = hosts_.find(host);
-  if (it == hosts_.end()) return;
-  for (auto& d : it->second.history) d.clear();
+  auto it = host_index_.find(host);
+  if (it == host_index_.end()) return;
+  for (auto& d : it->second.view->history) d.clear();
 }
 
 void ClusterModel::MoveVm(const std::string& vm_uuid, const std::string& to) {
-  auto vit = vms_.find(vm_uuid);
-  auto to_it = hosts_.find(to);
-  if (vit == vms_.end() || to_it == hosts_.end() || vit->second.host == to) return;
-  auto from_it = hosts_.find(vit->second.host);
-  if (from_it != hosts_.end()) {
-    auto& list = from_it->second.vm_uuids;
-    list.erase(std::remove(list.begin(), list.end(), vm_uuid), list.end());
-    Recompute(from_it->second);
-  }
-  vit->second.host = to;
-  baselines_.erase(vm_uuid);
-  to_it->second.vm_uuids.push_back(vm_uuid);
-  Recompute(to_it->second);
+  auto vit = vm_index_.find(vm_uuid);
+  auto to_it = host_index_.find(to);
+  if (vit == vm_index_.end() || to_it == host_index_.end()) return;
+  VmSlot* slot = &vit->second;
+  VmView& v = slot->it->second;
+  if (v.host == to) return;
+  auto from_it = host_index_.find(v.host);
+  if (from_it != host_index_.end()) RemoveFromHost(from_it->second, slot);
+  v.host = to;
+  slot->baseline.reset();
+  // Into the destination's list at its place by name.
+  HostSlot& dest = to_it->second;
+  auto pos = std::lower_bound(dest.vms.begin(), dest.vms.end(), slot,
+                              [](const VmSlot* a, const VmSlot* b) {
+                                const VmView& x = a->it->second;
+                                const VmView& y = b->it->second;
+                                const int c = x.name.compare(y.name);
+                                return c != 0 ? c < 0 : x.uuid < y.uuid;
+                              });
+  const auto index = pos - dest.vms.begin();
+  dest.vms.insert(pos, slot);
+  dest.view->vm_uuids.insert(dest.view->vm_uuids.begin() + index, slot->it->first);
+  Recompute(dest);
 }
 
-void ClusterModel::Recompute(HostView& h) {
-  std::sort(h.vm_uuids.begin(), h.vm_uuids.end(), [this](const auto& a, const auto& b) {
-    return vms_[a].name < vms_[b].name;
-  });
+bool ClusterModel::Recompute(HostSlot& hs) {
+  HostView& h = *hs.view;
   h.cpu_used_cores = 0;
   h.memory_used_bytes = 0;
   h.net_bits_per_second = 0;
-  for (const std::string& uuid : h.vm_uuids) {
-    const VmView& v = vms_[uuid];
+  bool rates_known = true;
+  for (const VmSlot* slot : hs.vms) {
+    const VmView& v = slot->it->second;
     h.cpu_used_cores += v.cpu_cores.value_or(0);
     h.memory_used_bytes += v.memory_bytes;
     h.net_bits_per_second += v.net_bits_per_second.value_or(0);
+    rates_known &= v.cpu_cores.has_value();
   }
   h.cpu_utilization = h.capacity.cpu_cores > 0 ? h.cpu_used_cores / h.capacity.cpu_cores : 0;
   h.memory_utilization =
@@ -166,6 +271,7 @@ void ClusterModel::Recompute(HostView& h) {
                           ? h.net_bits_per_second /
                                 static_cast<double>(h.capacity.nic_bits_per_second)
                           : 0;
+  return rates_known;
 }
 
 std::chrono::nanoseconds ClusterModel::StaleAfter(const HostView& h) const {
@@ -177,13 +283,21 @@ std::chrono::nanoseconds ClusterModel::StaleAfter(const HostView& h) const {
 
 std::vector<std::string> ClusterModel::UpdateStaleness(SteadyTime now) {
   std::vector<std::string> changed;
+  // Fresh hosts cannot have gone stale before the earliest of their deadlines, and stale ones
+  // stay stale until they report (Ingest clears the flag): nothing to look at.
+  if (now >= last_stale_scan_ && now <= stale_check_after_) return changed;
+  SteadyTime earliest = SteadyTime::max();
   for (auto& [name, h] : hosts_) {
-    const bool stale = now - h.last_seen > StaleAfter(h);
+    const auto after = StaleAfter(h);
+    const bool stale = now - h.last_seen > after;
     if (stale != h.stale) {
       h.stale = stale;
       changed.push_back(name);
     }
+    if (!stale) earliest = std::min(earliest, h.last_seen + after);
   }
+  stale_check_after_ = earliest;
+  last_stale_scan_ = now;
   return changed;
 }
 

@@ -18,6 +18,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/sample.h"
@@ -62,7 +64,7 @@ struct HostView {
   std::uint64_t monotonic_ns = 0;  // collector clock of the last sample
   std::chrono::nanoseconds interval{};  // smoothed sampling interval observed
   bool stale = false;
-  std::vector<std::string> vm_uuids;  // sorted by VM name
+  std::vector<std::string> vm_uuids;  // sorted by VM name (then UUID, for equal names)
   // Utilisation (fractions of capacity; network 0 when the NIC speed is unknown).
   double cpu_used_cores = 0;
   double cpu_utilization = 0;
@@ -86,12 +88,20 @@ enum class IngestResult {
   kIgnoredOld,  // duplicate or older than what the model has
 };
 
+// Ingest costs one hash lookup per VM (plus one for the host); the ordered maps that hosts()
+// and vms() expose, and a host's sorted VM list, are touched only when a host's VMs change
+// (a VM appears, goes, moves or is renamed).
 class ClusterModel {
  public:
   explicit ClusterModel(ModelOptions options = {});
+  ClusterModel(const ClusterModel& other);
+  ClusterModel& operator=(const ClusterModel& other);
+  ClusterModel(ClusterModel&&) = default;  // node-based maps: indexes stay valid
+  ClusterModel& operator=(ClusterModel&&) = default;
 
   IngestResult Ingest(const HostSample& sample, SteadyTime now);
-  // Marks hosts stale or fresh for `now`; returns the hosts that changed state.
+  // Marks hosts stale or fresh for `now`; returns the hosts that changed state. Cheap when
+  // called often: it looks at the hosts only when one of them may have gone stale.
   std::vector<std::string> UpdateStaleness(SteadyTime now);
 
   const std::map<std::string, HostView>& hosts() const { return hosts_; }
@@ -114,13 +124,38 @@ class ClusterModel {
     std::uint64_t cpu_ns = 0;
     std::uint64_t net_bytes = 0;
   };
-  void Recompute(HostView& host);
+  struct VmSlot {
+    std::map<std::string, VmView>::iterator it;  // the VM in vms_ (its key is the index key)
+    std::optional<Baseline> baseline;            // void after a move or a collector restart
+    std::uint64_t reported_in = 0;               // serial of the last sample that listed it
+  };
+  struct HostSlot {
+    HostView* view = nullptr;
+    std::vector<VmSlot*> vms;  // the VMs of view->vm_uuids, in the same order
+  };
+
+  HostSlot& HostSlotFor(const std::string& name);
+  void EraseVm(VmSlot* slot);
+  // Removes one VM from a host's list (order kept) and recomputes the host's sums.
+  void RemoveFromHost(HostSlot& hs, const VmSlot* slot);
+  // Sums the host's VMs (in list order) into its utilisation; returns whether every VM's CPU
+  // rate is known.
+  bool Recompute(HostSlot& hs);
+  void RebuildIndexes();
   std::chrono::nanoseconds StaleAfter(const HostView& h) const;
 
   ModelOptions options_;
   std::map<std::string, HostView> hosts_;
   std::map<std::string, VmView> vms_;
-  std::map<std::string, Baseline> baselines_;  // by VM UUID (a VM has one current host)
+  // Hash indexes over the maps above; keys view the maps' keys (node-based: stable).
+  std::unordered_map<std::string_view, HostSlot> host_index_;
+  std::unordered_map<std::string_view, VmSlot> vm_index_;
+  std::uint64_t ingest_serial_ = 0;
+  std::vector<VmSlot*> scratch_;  // reused by Ingest
+  // No host can turn stale before this (a lower bound of every fresh host's deadline), as
+  // long as time does not go back before the last full staleness scan.
+  SteadyTime stale_check_after_ = SteadyTime::min();
+  SteadyTime last_stale_scan_ = SteadyTime::min();
 };
 
 }  // namespace ballast
