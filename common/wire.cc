@@ -1,7 +1,12 @@
 #include "common/wire.h"
 
 #include <cmath>
+#include <cstddef>
+#include <functional>
 #include <unordered_set>
+#include <vector>
+
+#include <google/protobuf/arena.h>
 
 #include "common/proto/ballast.pb.h"
 
@@ -11,6 +16,8 @@ namespace {
 // A VM claiming more memory than this is nonsense (and would overflow sums).
 constexpr std::uint64_t kMaxMemoryBytes = std::uint64_t{1} << 52;  // 4 PiB
 constexpr std::uint32_t kMaxVcpus = 4096;
+// Enough for the parsed form of a few hundred VMs; bigger samples spill to the heap.
+constexpr std::size_t kArenaBlockBytes = 128 * 1024;
 
 wire::VmState ToWire(VmState s) {
   switch (s) {
@@ -76,6 +83,37 @@ DecodeFailure Validate(const HostSample& s, std::string_view topic) {
     return fail(DecodeError::kTooManyVms,
                 std::to_string(s.vms.size()) + " VMs (at most " + std::to_string(kMaxVms) + ")");
   }
+  // Fast path, no allocation per VM: the field checks, then duplicates by sorting the UUIDs.
+  // Only when something is wrong does the exact per-VM walk below name the first culprit.
+  bool suspect = false;
+  for (const VmSample& vm : s.vms) {
+    if (vm.uuid.empty() || vm.uuid.size() > 64 || !IsValidVmName(vm.name) || vm.vcpus == 0 ||
+        vm.vcpus > kMaxVcpus || vm.memory_current_bytes > kMaxMemoryBytes) {
+      suspect = true;
+      break;
+    }
+  }
+  if (!suspect && s.vms.size() > 1) {
+    // Open addressing over UUID hashes: slot holds index + 1 of the VM, 0 when free.
+    std::size_t capacity = 16;
+    while (capacity < 2 * s.vms.size()) capacity *= 2;
+    std::vector<std::uint32_t> table(capacity, 0);
+    const std::hash<std::string_view> hash;
+    for (std::size_t i = 0; i < s.vms.size() && !suspect; ++i) {
+      const std::string_view uuid = s.vms[i].uuid;
+      for (std::size_t at = hash(uuid) & (capacity - 1);; at = (at + 1) & (capacity - 1)) {
+        if (table[at] == 0) {
+          table[at] = static_cast<std::uint32_t>(i + 1);
+          break;
+        }
+        if (s.vms[table[at] - 1].uuid == uuid) {
+          suspect = true;
+          break;
+        }
+      }
+    }
+  }
+  if (!suspect) return fail(DecodeError::kCount, {});
   std::unordered_set<std::string_view> seen;
   for (std::size_t i = 0; i < s.vms.size(); ++i) {
     const VmSample& vm = s.vms[i];
@@ -213,7 +251,15 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
     return Fail(DecodeError::kOversized, std::to_string(bytes.size()) + " bytes (limit " +
                                              std::to_string(kMaxMessageBytes) + ")");
   }
-  wire::HostSample m;
+  // The message lives on an arena whose first block is a per-thread buffer: parsing allocates
+  // no VmSample messages or string objects on the heap (only long strings' bytes, which are
+  // then moved into the HostSample).
+  alignas(std::max_align_t) thread_local char arena_block[kArenaBlockBytes];
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = arena_block;
+  arena_options.initial_block_size = sizeof arena_block;
+  google::protobuf::Arena arena(arena_options);
+  wire::HostSample& m = *google::protobuf::Arena::CreateMessage<wire::HostSample>(&arena);
   // ParseFromArray reads within [data, data+size): lengths inside the message are checked
   // against the buffer by protobuf, never trusted.
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -224,13 +270,15 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
     return Fail(DecodeError::kTooManyVms, std::to_string(m.vms_size()) + " VMs (at most " +
                                               std::to_string(kMaxVms) + ")");
   }
+  // Strings are moved out of the parsed message (it is thrown away), not copied.
   HostSample s;
   s.schema_version = m.schema_version();
-  s.host.name = m.host().name();
-  s.host.uuid = m.host().uuid();
-  s.host.libvirt_uri = m.host().libvirt_uri();
-  s.host.migration_address = m.host().migration_address();
-  s.host.source = m.host().source();
+  wire::HostIdentity* host = m.mutable_host();
+  s.host.name = std::move(*host->mutable_name());
+  s.host.uuid = std::move(*host->mutable_uuid());
+  s.host.libvirt_uri = std::move(*host->mutable_libvirt_uri());
+  s.host.migration_address = std::move(*host->mutable_migration_address());
+  s.host.source = std::move(*host->mutable_source());
   s.boot_id = m.boot_id();
   s.sequence = m.sequence();
   s.monotonic_ns = m.monotonic_ns();
@@ -244,11 +292,12 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
   s.counters.memory_free_bytes = m.counters().memory_free_bytes();
   s.counters.net_rx_bytes = m.counters().net_rx_bytes();
   s.counters.net_tx_bytes = m.counters().net_tx_bytes();
-  s.vms.reserve(static_cast<std::size_t>(m.vms_size()));
-  for (const auto& v : m.vms()) {
-    VmSample vm;
-    vm.uuid = v.uuid();
-    vm.name = v.name();
+  s.vms.resize(static_cast<std::size_t>(m.vms_size()));
+  std::size_t i = 0;
+  for (auto& v : *m.mutable_vms()) {
+    VmSample& vm = s.vms[i++];
+    vm.uuid = std::move(*v.mutable_uuid());
+    vm.name = std::move(*v.mutable_name());
     vm.vcpus = v.vcpus();
     vm.state = FromWire(v.state());
     vm.cpu_ns = v.cpu_ns();
@@ -260,7 +309,6 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
     vm.block_wr_bytes = v.block_wr_bytes();
     vm.has_net = v.has_net();
     vm.has_block = v.has_block();
-    s.vms.push_back(std::move(vm));
   }
   DecodeFailure f = Validate(s, topic);
   if (f.reason != DecodeError::kCount) return DecodeResult(std::move(f));
