@@ -79,6 +79,8 @@ void ClusterModel::EraseVm(VmSlot* slot) {
 }
 
 void ClusterModel::RemoveFromHost(HostSlot& hs, const VmSlot* slot) {
+  auto& order = hs.sample_order;
+  order.erase(std::remove(order.begin(), order.end(), slot), order.end());
   auto pos = std::find(hs.vms.begin(), hs.vms.end(), slot);
   if (pos != hs.vms.end()) {
     auto& uuids = hs.view->vm_uuids;
@@ -117,18 +119,37 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
   ++h.samples;
   stale_check_after_ = std::min(stale_check_after_, now + StaleAfter(h));
 
-  // One pass over the sample, one hash lookup per VM. `reported` collects the host's VMs in
-  // sample order; the list is re-sorted by name only when its membership or a name changed.
+  // One pass over the sample; a VM is found where the previous sample had it, else with one
+  // hash lookup. `reported` collects the host's VMs in sample order; the sorted list is
+  // rebuilt only when its membership or a name changed.
   const std::uint64_t serial = ++ingest_serial_;
   std::vector<VmSlot*>& reported = scratch_;
   reported.clear();
   reported.reserve(s.vms.size());
   bool changed = false;     // a VM joined the host, or a name changed
   std::size_t kept = 0;     // VMs of the host's previous list reported again
+  const std::vector<VmSlot*>& order = hs.sample_order;
+  std::size_t next = 0;     // where the next VM probably is in `order`
   for (const VmSample& vs : s.vms) {
+    // The model is far bigger than the caches: fetch the predicted VMs' memory ahead.
+    if (next + 6 < order.size()) __builtin_prefetch(order[next + 6]);
+    if (next + 4 < order.size()) __builtin_prefetch(&*order[next + 4]->it);
+    if (next + 2 < order.size()) {
+      const auto& ahead = *order[next + 2]->it;
+      __builtin_prefetch(ahead.first.data());
+      __builtin_prefetch(ahead.second.name.data());
+    }
     VmSlot* slot;
-    auto found = vm_index_.find(vs.uuid);
-    if (found == vm_index_.end()) {
+    if (next < order.size() && order[next]->it->first == vs.uuid) {
+      slot = order[next++];
+    } else if (auto found = vm_index_.find(vs.uuid); found != vm_index_.end()) {
+      slot = &found->second;
+      // One VM gone from the middle: the prediction resumes after it.
+      if (next + 1 < order.size() && order[next + 1] == slot) next += 2;
+    } else {
+      slot = nullptr;
+    }
+    if (slot == nullptr) {
       auto it = vms_.try_emplace(vs.uuid).first;
       slot = &vm_index_.emplace(std::string_view(it->first), VmSlot{it, std::nullopt, 0})
                   .first->second;
@@ -137,7 +158,6 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
       it->second.host = s.host.name;
       changed = true;
     } else {
-      slot = &found->second;
       VmView& v = slot->it->second;
       if (v.host != s.host.name) {
         // Reported by two hosts: mid-migration both may list it. The running copy wins while
@@ -193,6 +213,7 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
     }
     changed = true;
   }
+  hs.sample_order.assign(reported.begin(), reported.end());
   if (changed) {
     std::sort(reported.begin(), reported.end(), [](const VmSlot* a, const VmSlot* b) {
       const VmView& x = a->it->second;

@@ -132,6 +132,10 @@ class ClusterModel {
   struct HostSlot {
     HostView* view = nullptr;
     std::vector<VmSlot*> vms;  // the VMs of view->vm_uuids, in the same order
+    // The VMs of the last accepted sample in the sample's order (a subset of vms): collectors
+    // list their VMs in the same order every time, so this predicts the next sample and
+    // spares most hash lookups.
+    std::vector<VmSlot*> sample_order;
   };
 
   HostSlot& HostSlotFor(const std::string& name);
