@@ -1,6 +1,7 @@
 #include "common/wire.h"
 
 #include <cmath>
+#include <memory>
 #include <cstddef>
 #include <functional>
 #include <unordered_set>
@@ -254,10 +255,13 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
   // The message lives on an arena whose first block is a per-thread buffer: parsing allocates
   // no VmSample messages or string objects on the heap (only long strings' bytes, which are
   // then moved into the HostSample).
-  alignas(std::max_align_t) thread_local char arena_block[kArenaBlockBytes];
+  // Heap-allocated once per thread, not a thread_local array: a 128 KiB static TLS block
+  // would be reserved in EVERY thread of the process, and libraries that start threads with
+  // small stacks (civetweb, behind the metrics endpoint) then fail to start them.
+  thread_local std::unique_ptr<char[]> arena_block(new char[kArenaBlockBytes]);
   google::protobuf::ArenaOptions arena_options;
-  arena_options.initial_block = arena_block;
-  arena_options.initial_block_size = sizeof arena_block;
+  arena_options.initial_block = arena_block.get();
+  arena_options.initial_block_size = kArenaBlockBytes;
   google::protobuf::Arena arena(arena_options);
   wire::HostSample& m = *google::protobuf::Arena::CreateMessage<wire::HostSample>(&arena);
   // ParseFromArray reads within [data, data+size): lengths inside the message are checked

@@ -974,7 +974,11 @@ class Balancer {
 
   control::ControlReply Drain(const std::string& host, bool drain, const std::string& admin) {
     const HostView* h = model_.host(host);
-    if (h == nullptr && drain) return Error("not_found", "no host named '" + host + "'");
+    // A host already in maintenance (from the state file) may not have reported yet after a
+    // restart: that is not an error.
+    if (h == nullptr && drain && maintenance_.count(host) == 0) {
+      return Error("not_found", "no host named '" + host + "'");
+    }
     const bool changed = drain ? maintenance_.insert(host).second : maintenance_.erase(host) > 0;
     if (changed) {
       SaveState();

@@ -232,9 +232,16 @@ lab_keygen() {
     --dir "$LAB/keys" "$1" >/dev/null || lab_die "ballast-keygen $1 failed"
 }
 
-# A free TCP port on 127.0.0.1.
+# A free TCP port on 127.0.0.1, never one this lab handed out before (the kernel may offer
+# the same ephemeral port twice in a row).
 lab_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  local port
+  while :; do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    grep -qx "$port" "$LAB/ports" 2>/dev/null || break
+  done
+  echo "$port" >>"$LAB/ports"
+  echo "$port"
 }
 
 # lab_wait SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.5 s until it succeeds.

@@ -13,6 +13,10 @@ harness_start_balancer() {
   BALANCER_ENDPOINT="tcp://127.0.0.1:$port"
   STATUS="$LAB/status.json"
   BALANCER_METRICS_PORT=${BALANCER_METRICS_PORT:-$(lab_free_port)}
+  CONTROL_PORT=${CONTROL_PORT:-$(lab_free_port)}
+  lab_keygen admin
+  mkdir -p "$LAB/admins"
+  cp "$LAB/keys/admin.pub" "$LAB/admins/"
   JOURNAL="$LAB/journal.jsonl"
   POLICY="$LAB/policy.yaml"
   [[ -f $POLICY ]] || cp "${HARNESS_POLICY:-$HARNESS_ROOT/policies/default.yaml}" "$POLICY"
@@ -27,6 +31,8 @@ policy_file: $POLICY
 journal_file: $JOURNAL
 startup_grace: 1s
 metrics_listen: 127.0.0.1:$BALANCER_METRICS_PORT
+control_listen: tcp://127.0.0.1:$CONTROL_PORT
+admin_allowlist_dir: $LAB/admins
 ${HARNESS_BALANCER_EXTRA:-}
 YAML
   "$BALLAST_BIN/ballast-balancer" --config "$LAB/balancer.yaml" \
@@ -34,7 +40,9 @@ YAML
   lab_track balancer $!
   lab_wait 10 "the balancer to listen" test -s "$STATUS" ||
     lab_die "balancer did not start: $(cat "$LAB/balancer.log")"
-  export BALANCER_ENDPOINT STATUS JOURNAL POLICY BALANCER_METRICS_PORT
+  export BALANCER_ENDPOINT STATUS JOURNAL POLICY BALANCER_METRICS_PORT CONTROL_PORT
+  export BALLAST_ENDPOINT="tcp://127.0.0.1:$CONTROL_PORT" BALLAST_ADMIN_KEY="$LAB/keys/admin.key"
+  export BALLAST_SERVER_KEY="$LAB/keys/balancer.pub"
 }
 
 # Restarts the balancer with the same configuration (same port, keys, journal).
