@@ -171,10 +171,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   app.set_version_flag("--version", "ballast-collector 0.1.0");
   CLI11_PARSE(app, argc, argv);
-  SetLogLevel(log_level == "debug"     ? LogLevel::kDebug
-              : log_level == "warning" ? LogLevel::kWarning
-              : log_level == "error"   ? LogLevel::kError
-                                       : LogLevel::kInfo);
+  SetLogLevelByName(log_level);
   if (json && !once) {
     std::cerr << "ballast-collector: --json goes with --once\n";
     return 2;

@@ -24,6 +24,12 @@ const char* LevelName(LogLevel l) {
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_level = level; }
+void SetLogLevelByName(std::string_view name) {
+  SetLogLevel(name == "debug"     ? LogLevel::kDebug
+              : name == "warning" ? LogLevel::kWarning
+              : name == "error"   ? LogLevel::kError
+                                  : LogLevel::kInfo);
+}
 LogLevel GetLogLevel() { return g_level; }
 void SetLogTag(std::string_view tag) { g_tag = std::string(tag); }
 

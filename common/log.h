@@ -12,6 +12,9 @@ namespace ballast {
 enum class LogLevel { kDebug = 0, kInfo, kWarning, kError };
 
 void SetLogLevel(LogLevel level);
+// Sets the level from its name ("debug", "info", "warning", "error"; anything else: info),
+// as the daemons' --log-level flag gives it.
+void SetLogLevelByName(std::string_view name);
 LogLevel GetLogLevel();
 // Sets a program tag printed in each line ("collector", "balancer").
 void SetLogTag(std::string_view tag);

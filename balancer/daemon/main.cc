@@ -33,10 +33,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   app.set_version_flag("--version", "ballast-balancer 0.1.0");
   CLI11_PARSE(app, argc, argv);
-  SetLogLevel(log_level == "debug"     ? LogLevel::kDebug
-              : log_level == "warning" ? LogLevel::kWarning
-              : log_level == "error"   ? LogLevel::kError
-                                       : LogLevel::kInfo);
+  SetLogLevelByName(log_level);
   auto config = LoadBalancerConfig(config_file);
   if (!config.ok()) {
     std::cerr << "ballast-balancer: invalid configuration:\n" << config.status().message() << "\n";
