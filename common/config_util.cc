@@ -6,13 +6,14 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "common/edit_distance.h"
+#include "common/yaml_duplicates.h"
 
 namespace ballast {
 namespace {
@@ -24,11 +25,12 @@ std::string Where(const std::string& file, const YAML::Mark& m) {
 
 Result<double> ParseNumberPrefix(std::string_view text, std::string_view* unit) {
   std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
-                             text[i] == '.' || text[i] == 'e' || text[i] == 'E' ||
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.' ||
+                             text[i] == 'e' || text[i] == 'E' ||
                              ((text[i] == '+' || text[i] == '-') && i > 0 &&
                               (text[i - 1] == 'e' || text[i - 1] == 'E')))) {
-    // Stop at a unit starting with 'e'? None of ours do except "EiB", which has 'i' next.
+    // Stop at a unit starting with 'e'? None of ours do except "EiB", which has
+    // 'i' next.
     if ((text[i] == 'e' || text[i] == 'E') && i + 1 < text.size() && text[i + 1] == 'i') break;
     ++i;
   }
@@ -50,12 +52,18 @@ Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   auto v = ParseNumberPrefix(text, &unit);
   if (!v.ok()) return v.status();
   double scale = 0;
-  if (unit == "ns") scale = 1;
-  else if (unit == "us") scale = 1e3;
-  else if (unit == "ms") scale = 1e6;
-  else if (unit == "s") scale = 1e9;
-  else if (unit == "m") scale = 60e9;
-  else if (unit == "h") scale = 3600e9;
+  if (unit == "ns")
+    scale = 1;
+  else if (unit == "us")
+    scale = 1e3;
+  else if (unit == "ms")
+    scale = 1e6;
+  else if (unit == "s")
+    scale = 1e9;
+  else if (unit == "m")
+    scale = 60e9;
+  else if (unit == "h")
+    scale = 3600e9;
   else {
     return Status::InvalidArgument("'" + std::string(text) +
                                    "' needs a unit: ns, us, ms, s, m or h (e.g. 500ms, 2s)");
@@ -70,8 +78,8 @@ Result<std::uint64_t> ParseBytes(std::string_view text) {
   auto v = ParseNumberPrefix(text, &unit);
   if (!v.ok()) return v.status();
   static const std::pair<std::string_view, double> kUnits[] = {
-      {"", 1},       {"B", 1},       {"KiB", 0x1p10}, {"MiB", 0x1p20}, {"GiB", 0x1p30},
-      {"TiB", 0x1p40}, {"KB", 1e3},  {"MB", 1e6},     {"GB", 1e9},     {"TB", 1e12}};
+      {"", 1},         {"B", 1},    {"KiB", 0x1p10}, {"MiB", 0x1p20}, {"GiB", 0x1p30},
+      {"TiB", 0x1p40}, {"KB", 1e3}, {"MB", 1e6},     {"GB", 1e9},     {"TB", 1e12}};
   for (const auto& [name, scale] : kUnits) {
     if (unit == name) {
       double b = *v * scale;
@@ -84,8 +92,7 @@ Result<std::uint64_t> ParseBytes(std::string_view text) {
 }
 
 YamlMapReader::YamlMapReader(const YAML::Node& node, std::string file, std::string path,
-                             std::vector<std::string> known_keys,
-                             std::vector<std::string>* errors)
+                             std::vector<std::string> known_keys, std::vector<std::string>* errors)
     : node_(node), file_(std::move(file)), path_(std::move(path)), errors_(errors) {
   if (!node_ || node_.IsNull()) return;
   if (!node_.IsMap()) {
@@ -111,8 +118,8 @@ YamlMapReader::YamlMapReader(const YAML::Node& node, std::string file, std::stri
   }
 }
 
-// Out of line: YAML::Node's destructor is defined in yaml-cpp's impl headers, which this
-// header's includers need not pull in.
+// Out of line: YAML::Node's destructor is defined in yaml-cpp's impl headers,
+// which this header's includers need not pull in.
 YamlMapReader::~YamlMapReader() = default;
 
 std::string YamlMapReader::PathOf(const std::string& key) const {
@@ -184,8 +191,9 @@ bool YamlMapReader::UInt(const std::string& key, std::uint64_t* out, std::uint64
     return false;
   }
   if (v < static_cast<double>(min) || v > static_cast<double>(max)) {
-    Error(n, key, n.Scalar() + " is out of range [" + std::to_string(min) + ", " +
-                      std::to_string(max) + "]");
+    Error(
+        n, key,
+        n.Scalar() + " is out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
     return false;
   }
   *out = static_cast<std::uint64_t>(v);
@@ -247,11 +255,19 @@ bool YamlMapReader::Enum(const std::string& key, std::string* out,
 Result<YAML::Node> LoadYamlFile(const std::string& file) {
   std::ifstream in(file);
   if (!in) return Status::NotFound("cannot read " + file + ": " + std::strerror(errno));
+  YAML::Node root;
   try {
-    return YAML::Load(in);
+    root = YAML::Load(in);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(Where(file, e.mark) + ": " + e.msg);
   }
+  std::vector<std::string> errors;
+  for (const DuplicateYamlKey& d : FindDuplicateYamlKeys(root)) {
+    errors.push_back(Where(file, d.mark) + ": " + d.path + ": key given twice (first on line " +
+                     std::to_string(d.first_line) + ")");
+  }
+  if (!errors.empty()) return ErrorsToStatus(errors);
+  return root;
 }
 
 Status ErrorsToStatus(const std::vector<std::string>& errors) {

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/edit_distance.h"
+#include "common/yaml_duplicates.h"
 
 namespace ballast::policy {
 namespace {
@@ -35,8 +36,7 @@ const std::map<std::string, std::vector<std::string>> kKnownKeys = {
      {"max_moves_per_round", "max_concurrent", "max_per_host_out", "max_per_host_in",
       "vm_cooldown_seconds", "return_cooldown_seconds"}},
     {"migration",
-     {"timeout_seconds", "bandwidth_mib_per_second", "max_downtime_ms",
-      "failure_backoff_seconds"}},
+     {"timeout_seconds", "bandwidth_mib_per_second", "max_downtime_ms", "failure_backoff_seconds"}},
 };
 
 std::string Join(const std::string& path, std::string_view key) {
@@ -109,7 +109,8 @@ class Parser {
     return true;
   }
 
-  // Each getter leaves `out` (the default) alone when the key is absent or invalid.
+  // Each getter leaves `out` (the default) alone when the key is absent or
+  // invalid.
   YAML::Node Get(const YAML::Node& map, const std::string& path, std::string_view key) {
     YAML::Node n = map[std::string(key)];
     if (n) marks_[Join(path, key)] = n.Mark();
@@ -208,7 +209,8 @@ class Parser {
     Error(n.Mark(), path, msg);
   }
 
-  // Where a validation issue points: the value's mark, else its nearest parent's.
+  // Where a validation issue points: the value's mark, else its nearest
+  // parent's.
   YAML::Mark MarkFor(std::string path) const {
     while (true) {
       auto it = marks_.find(path);
@@ -401,13 +403,20 @@ Result<core::Policy> LoadPolicyFromString(std::string_view text, std::string_vie
   Policy policy;
   try {
     YAML::Node root = YAML::Load(std::string(text));
+    for (const DuplicateYamlKey& d : FindDuplicateYamlKeys(root)) {
+      parser.Error(d.mark, d.path,
+                   "key given twice (first on line " + std::to_string(d.first_line) +
+                       "); only one may stay");
+    }
     ParseDocument(parser, root, policy);
   } catch (const YAML::Exception& e) {
-    // Syntax errors (and anything else yaml-cpp throws) stop here, with its position.
+    // Syntax errors (and anything else yaml-cpp throws) stop here, with its
+    // position.
     parser.Error(e.mark, "", e.msg);
   }
-  // Range and cross-field checks run even after decode errors (the defaults stand in for
-  // bad values), so one pass reports everything; a value already reported is not repeated.
+  // Range and cross-field checks run even after decode errors (the defaults
+  // stand in for bad values), so one pass reports everything; a value already
+  // reported is not repeated.
   std::vector<std::string> errors = parser.errors();
   {
     for (const core::PolicyIssue& issue : core::ValidatePolicy(policy)) {

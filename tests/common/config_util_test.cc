@@ -1,7 +1,13 @@
 #include "common/config_util.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "common/yaml_duplicates.h"
 
 namespace ballast {
 namespace {
@@ -60,6 +66,31 @@ TEST(ConfigUtilTest, EnumListsAllowedValues) {
 TEST(ConfigUtilTest, YamlSyntaxErrorNamesLine) {
   auto r = LoadYamlFile("/nonexistent/ballast.yaml");
   EXPECT_EQ(r.status().code(), Status::Code::kNotFound);
+}
+
+TEST(ConfigUtilTest, RepeatedKeyIsAnErrorNamingBothLines) {
+  char path[] = "/tmp/ballast_dup_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text = "listen: tcp://127.0.0.1:1\nhosts:\n  - {name: a, name: b}\nlisten: x\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  auto r = LoadYamlFile(path);
+  unlink(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  const std::string m = r.status().message();
+  EXPECT_NE(m.find(std::string(path) + ":3:15: hosts[0].name: key given twice (first on line 3)"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find(std::string(path) + ":4:1: listen: key given twice (first on line 1)"),
+            std::string::npos)
+      << m;
+}
+
+TEST(ConfigUtilTest, DistinctKeysInSiblingMapsAreFine) {
+  YAML::Node n = YAML::Load("a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n");
+  EXPECT_TRUE(FindDuplicateYamlKeys(n).empty());
 }
 
 }  // namespace

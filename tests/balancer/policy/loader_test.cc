@@ -108,14 +108,17 @@ TEST(LoaderTest, UnknownKeyWithoutCloseMatchListsAllowedKeys) {
 
 TEST(LoaderTest, OutOfRangeNamesTheAllowedRange) {
   std::string e = Errors("apiVersion: ballast/v1\nthresholds:\n  cpu: {hot: 1.5}\n");
-  EXPECT_EQ(e, "p.yaml:3:14: thresholds.cpu.hot: value 1.5 is out of range; allowed: (0, 1]");
+  EXPECT_EQ(e,
+            "p.yaml:3:14: thresholds.cpu.hot: value 1.5 is out of range; "
+            "allowed: (0, 1]");
 }
 
 TEST(LoaderTest, CrossFieldConstraintsPointAtTheValue) {
   std::string e = Errors("apiVersion: ballast/v1\ndetection:\n  n: 5\n  k: 7\n");
   EXPECT_EQ(e, "p.yaml:4:6: detection.k: must be at most detection.n (5), got 7");
   e = Errors("apiVersion: ballast/v1\nthresholds:\n  cpu: {hot: 0.6}\n");
-  // relieved is absent (default 0.70): the error points at the enclosing mapping.
+  // relieved is absent (default 0.70): the error points at the enclosing
+  // mapping.
   EXPECT_EQ(e, "p.yaml:3:8: thresholds.cpu.relieved: must be below hot (0.6), got 0.7");
 }
 
@@ -131,7 +134,8 @@ TEST(LoaderTest, BadEnumValuesSuggestTheClosest) {
 
 TEST(LoaderTest, WrongTypesAreReported) {
   std::string e = Errors(
-      "apiVersion: ballast/v1\ndetection: {k: three}\nlimits: {vm_cooldown_seconds: 1.5}\n"
+      "apiVersion: ballast/v1\ndetection: {k: three}\nlimits: "
+      "{vm_cooldown_seconds: 1.5}\n"
       "rules: {exclude_vms: backup}\nthresholds: {cpu: {enabled: maybe}}\n");
   EXPECT_THAT(e, HasSubstr("detection.k: expected an integer, got 'three'"));
   EXPECT_THAT(e, HasSubstr("limits.vm_cooldown_seconds: expected an integer, got '1.5'"));
@@ -141,11 +145,13 @@ TEST(LoaderTest, WrongTypesAreReported) {
 
 TEST(LoaderTest, AllErrorsAreReportedAtOnce) {
   std::string e = Errors(
-      "apiVersion: ballast/v1\nmode: auto\ndetection: {kk: 1}\nlimits: {max_concurrent: 0}\n");
+      "apiVersion: ballast/v1\nmode: auto\ndetection: {kk: "
+      "1}\nlimits: {max_concurrent: 0}\n");
   EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 2) << e;
   EXPECT_THAT(e, HasSubstr("mode:"));
   EXPECT_THAT(e, HasSubstr("detection.kk"));
-  EXPECT_THAT(e, HasSubstr("limits.max_concurrent: value 0 is out of range; allowed: [1, 100000]"));
+  EXPECT_THAT(e, HasSubstr("limits.max_concurrent: value 0 is out of range; "
+                           "allowed: [1, 100000]"));
 }
 
 TEST(LoaderTest, ApiVersionIsRequiredAndChecked) {
@@ -162,13 +168,26 @@ TEST(LoaderTest, SyntaxErrorsHavePositions) {
   EXPECT_EQ(e.rfind("p.yaml:", 0), 0u);
 }
 
+TEST(LoaderTest, RepeatedKeyIsRejectedNotSilentlyDropped) {
+  // yaml-cpp keeps both and a lookup sees only the first: the second list was
+  // lost.
+  const std::string e = Errors(
+      "apiVersion: ballast/v1\nstrategies: "
+      "[hotspot]\nlimits:\n  max_concurrent: 2\n"
+      "  max_concurrent: 3\nstrategies: [balance]\n");
+  EXPECT_THAT(e, HasSubstr("p.yaml:5:3: limits.max_concurrent: key given twice "
+                           "(first on line 4)"));
+  EXPECT_THAT(e, HasSubstr("p.yaml:6:1: strategies: key given twice (first on line 2)"));
+}
+
 TEST(LoaderTest, MissingFileIsNotFound) {
   Result<core::Policy> r = LoadPolicyFile("/nonexistent/ballast/policy.yaml");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kNotFound);
 }
 
-// ballast::EditDistance (common/edit_distance.h) drives the loader's did-you-mean.
+// ballast::EditDistance (common/edit_distance.h) drives the loader's
+// did-you-mean.
 TEST(EditDistanceTest, Levenshtein) {
   EXPECT_EQ(EditDistance("hott", "hot"), 1u);
   EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
@@ -184,7 +203,8 @@ namespace {
 
 TEST(LoaderMigrationTest, MigrationSectionLoadsAndIsRangeChecked) {
   auto p = LoadPolicyFromString(
-      "apiVersion: ballast/v1\nmigration:\n  timeout_seconds: 20\n  bandwidth_mib_per_second: 40\n"
+      "apiVersion: ballast/v1\nmigration:\n  timeout_seconds: 20\n  "
+      "bandwidth_mib_per_second: 40\n"
       "  max_downtime_ms: 300\n  failure_backoff_seconds: 5\n",
       "m.yaml");
   ASSERT_TRUE(p.ok()) << p.status().ToString();
@@ -194,7 +214,8 @@ TEST(LoaderMigrationTest, MigrationSectionLoadsAndIsRangeChecked) {
   EXPECT_EQ(p->migration.failure_backoff, std::chrono::seconds(5));
 
   auto bad = LoadPolicyFromString(
-      "apiVersion: ballast/v1\nmigration:\n  timeout_seconds: 0\n  bandwith_mib_per_second: 4\n",
+      "apiVersion: ballast/v1\nmigration:\n  "
+      "timeout_seconds: 0\n  bandwith_mib_per_second: 4\n",
       "m.yaml");
   ASSERT_FALSE(bad.ok());
   const std::string& m = bad.status().message();
