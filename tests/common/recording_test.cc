@@ -6,9 +6,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/wire.h"
-#include "sim/recording_workload.h"
-
 namespace ballast {
 namespace {
 
@@ -87,62 +84,6 @@ TEST(Recording, RejectsOtherFilesAndCorruptLengths) {
   EXPECT_FALSE((*reader)->Next().ok());
   EXPECT_EQ(RecordingReader::Open("/nonexistent/rec").status().code(), Status::Code::kNotFound);
   std::filesystem::remove(path);
-}
-
-HostSample Sample(const std::string& host, std::uint64_t seq, std::uint64_t mono_ns,
-                  std::uint64_t vm_cpu_ns) {
-  HostSample s;
-  s.host.name = host;
-  s.host.uuid = "uuid-" + host;
-  s.host.libvirt_uri = "test:///default";
-  s.host.source = "libvirt";
-  s.boot_id = 7;
-  s.sequence = seq;
-  s.monotonic_ns = mono_ns;
-  s.wall_unix_ns = 1'700'000'000'000'000'000;
-  s.capacity.cpu_cores = 4;
-  s.capacity.memory_bytes = 8ull << 30;
-  VmSample vm;
-  vm.uuid = "vm-uuid-" + host;
-  vm.name = "vm-on-" + host;
-  vm.vcpus = 2;
-  vm.state = VmState::kRunning;
-  vm.cpu_ns = vm_cpu_ns;
-  vm.memory_current_bytes = 1ull << 30;
-  vm.memory_max_bytes = 1ull << 30;
-  s.vms.push_back(vm);
-  return s;
-}
-
-TEST(LoadRecordingWorkload, DerivesVmDemandFromCounters) {
-  const std::string path = TempPath("workload");
-  {
-    auto rec = SampleRecorder::Open(path);
-    ASSERT_TRUE(rec.ok());
-    const std::int64_t t0 = 1'700'000'000'000'000'000;
-    // One sample a second; the VM burns 1.5 cores.
-    for (std::uint64_t i = 1; i <= 5; ++i) {
-      auto enc = EncodeHostSample(Sample("node1", i, i * 1'000'000'000, i * 1'500'000'000));
-      ASSERT_TRUE(enc.ok()) << enc.status().message();
-      ASSERT_TRUE((*rec)->Append(*enc, t0 + static_cast<std::int64_t>(i) * 1'000'000'000).ok());
-    }
-    ASSERT_TRUE((*rec)->Append("garbage", t0 + 6'000'000'000).ok());
-  }
-  sim::RecordingStats stats;
-  auto w = sim::LoadRecordingWorkload(path, &sim::HpMl110G5(), &stats);
-  std::filesystem::remove(path);
-  ASSERT_TRUE(w.ok()) << w.status().message();
-  EXPECT_EQ(stats.records, 6);
-  EXPECT_EQ(stats.decode_errors, 1);
-  ASSERT_EQ(w->hosts.size(), 1u);
-  EXPECT_EQ(w->hosts[0].cpu_capacity, 4);
-  ASSERT_EQ(w->vms.size(), 1u);
-  EXPECT_EQ(w->vms[0].name, "vm-on-node1");
-  EXPECT_EQ(w->vms[0].initial_host, 0);
-  EXPECT_EQ(w->vms[0].cpu_capacity, 2);
-  EXPECT_DOUBLE_EQ(w->duration_seconds, 4);
-  ASSERT_FALSE(w->vms[0].demand.empty());
-  EXPECT_NEAR(w->vms[0].demand.At(3), 1.5, 1e-6);
 }
 
 }  // namespace
