@@ -12,12 +12,30 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   BalancerConfig c;
   std::vector<std::string> errors;
   YamlMapReader r(*root, file, "",
-                  {"listen", "plaintext", "server_key_file", "allowlist_dir", "bind_key_to_host",
-                   "stale_after_intervals", "min_stale_after", "table_interval", "status_file",
-                   "status_interval", "policy_file", "journal_file", "journal_max_bytes",
-                   "journal_keep", "actuator", "migration_workers", "shutdown_grace",
-                   "startup_grace", "metrics_listen", "control_listen", "admin_allowlist_dir",
-                   "state_file"},
+                  {"listen",
+                   "plaintext",
+                   "server_key_file",
+                   "allowlist_dir",
+                   "bind_key_to_host",
+                   "stale_after_intervals",
+                   "min_stale_after",
+                   "table_interval",
+                   "status_file",
+                   "status_interval",
+                   "policy_file",
+                   "journal_file",
+                   "journal_max_bytes",
+                   "journal_keep",
+                   "actuator",
+                   "migration_workers",
+                   "shutdown_grace",
+                   "startup_grace",
+                   "metrics_listen",
+                   "control_listen",
+                   "admin_allowlist_dir",
+                   "state_file",
+                   "record_file",
+                   "record_max_bytes"},
                   &errors);
   r.String("listen", &c.listen);
   r.Bool("plaintext", &c.plaintext);
@@ -31,6 +49,10 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   r.String("status_file", &c.status_file);
   r.Duration("status_interval", &c.status_interval, std::chrono::milliseconds(100),
              std::chrono::hours(1));
+  r.String("record_file", &c.record_file);
+  if (r.Bytes("record_max_bytes", &c.record_max_bytes) && c.record_max_bytes < (1u << 20)) {
+    r.Error(r.Get("record_max_bytes"), "record_max_bytes", "must be at least 1MiB");
+  }
   r.String("metrics_listen", &c.metrics_listen);
   r.String("control_listen", &c.control_listen);
   r.String("admin_allowlist_dir", &c.admin_allowlist_dir);
@@ -52,8 +74,9 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   if (c.journal_file.empty()) errors.push_back(file + ": journal_file: required");
   if (c.state_file.empty() && !c.journal_file.empty()) c.state_file = c.journal_file + ".state";
   if (!c.control_listen.empty() && !c.admin_allowlist_dir.empty() && c.server_key_file.empty()) {
-    errors.push_back(file + ": control_listen needs server_key_file (the control endpoint is "
-                            "always CURVE, even when the stats stream is plaintext)");
+    errors.push_back(file +
+                     ": control_listen needs server_key_file (the control endpoint is "
+                     "always CURVE, even when the stats stream is plaintext)");
   }
   if (errors.empty() && !c.plaintext && (c.server_key_file.empty() || c.allowlist_dir.empty())) {
     errors.push_back(file +

@@ -12,15 +12,19 @@ namespace ballast {
 
 struct BalancerConfig {
   std::string listen = "tcp://127.0.0.1:7710";  // collectors connect here
-  bool plaintext = false;                        // CURVE unless explicitly turned off
-  std::string server_key_file;                   // the balancer's NAME.key
-  std::string allowlist_dir;                     // collectors' *.pub files
-  bool bind_key_to_host = true;                  // key NAME.pub may publish only host NAME
+  bool plaintext = false;                       // CURVE unless explicitly turned off
+  std::string server_key_file;                  // the balancer's NAME.key
+  std::string allowlist_dir;                    // collectors' *.pub files
+  bool bind_key_to_host = true;                 // key NAME.pub may publish only host NAME
   double stale_after_intervals = 3;
   std::chrono::nanoseconds min_stale_after = std::chrono::seconds(2);
   std::chrono::nanoseconds table_interval = std::chrono::seconds(10);  // 0: only on SIGUSR1
   std::string status_file;  // when set: the cluster as JSON, rewritten atomically
   std::chrono::nanoseconds status_interval = std::chrono::seconds(1);
+  // When set: every accepted sample, as received, for what-if replays (ballast-sim whatif
+  // --recording). Truncated at start; recording stops at record_max_bytes.
+  std::string record_file;
+  std::uint64_t record_max_bytes = 1ull << 30;
   // Prometheus /metrics; empty: not served.
   std::string metrics_listen = "127.0.0.1:9470";
   // Control endpoint for ballastctl (always CURVE, admin keys only); empty: not served.
@@ -34,7 +38,7 @@ struct BalancerConfig {
   std::uint64_t journal_max_bytes = 64ull << 20;
   int journal_keep = 5;
   std::string actuator = "libvirt";  // libvirt | dry-run (moves nothing; for trials)
-  int migration_workers = 4;  // migrations that can run at once (the policy caps them too)
+  int migration_workers = 4;         // migrations that can run at once (the policy caps them too)
   // On SIGTERM: how long to wait for migrations in flight before leaving them to libvirt.
   std::chrono::nanoseconds shutdown_grace = std::chrono::seconds(30);
   // Wait this long after start for collectors to report before the first plan.

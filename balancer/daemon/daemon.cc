@@ -5,10 +5,10 @@
 
 #include <fstream>
 #include <future>
-#include <thread>
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 #include <zmq.hpp>
 
 #include "balancer/actuator/migration_actuator.h"
@@ -23,9 +23,10 @@
 #include "balancer/policy/loader.h"
 #include "balancer/policy/policy_store.h"
 #include "common/control_channel.h"
-#include "common/proto/control.pb.h"
 #include "common/curve_keys.h"
 #include "common/log.h"
+#include "common/proto/control.pb.h"
+#include "common/recording.h"
 #include "common/transport.h"
 #include "common/wire.h"
 
@@ -34,6 +35,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
+
+// Samples taken per loop pass before housekeeping (staleness, control, plans) runs again.
+constexpr int kMaxReceiveBatch = 256;
 
 Status WriteFileAtomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
@@ -61,12 +65,8 @@ nlohmann::json ReasonJson(const core::MoveReason& r) {
 }
 
 nlohmann::json MoveJson(const core::Move& m) {
-  return {{"vm", m.vm_name},
-          {"vm_uuid", m.vm_uuid},
-          {"from", m.from},
-          {"to", m.to},
-          {"reason", ReasonJson(m.reason)},
-          {"explanation", m.explanation}};
+  return {{"vm", m.vm_name}, {"vm_uuid", m.vm_uuid},           {"from", m.from},
+          {"to", m.to},      {"reason", ReasonJson(m.reason)}, {"explanation", m.explanation}};
 }
 
 nlohmann::json UnrelievedJson(const core::Unrelieved& u) {
@@ -131,7 +131,7 @@ class Balancer {
     auto next_watch = started;
 
     while (!signals_.stop) {
-      ReceiveOne();
+      ReceiveBatch();
       const auto now = SteadyClock::now();
       for (const auto& name : model_.UpdateStaleness(now)) {
         const HostView* h = model_.host(name);
@@ -145,6 +145,7 @@ class Balancer {
         WatchPolicyFile();
         ReconcileNewHosts();
         WatchExternal();
+        FlushRecording();
         if (metrics_) {
           metrics_->SetRejectedPublishers(sub_->stats().auth_rejected.load(),
                                           sub_->stats().topic_mismatch.load());
@@ -181,13 +182,24 @@ class Balancer {
       return 2;
     }
     policy_stat_ = StatOf(config_.policy_file);
-    auto journal = Journal::Open({config_.journal_file, config_.journal_max_bytes,
-                                  config_.journal_keep, true});
+    auto journal = Journal::Open(
+        {config_.journal_file, config_.journal_max_bytes, config_.journal_keep, true});
     if (!journal.ok()) {
       BLOG(kError) << journal.status().message();
       return 2;
     }
     journal_ = std::move(*journal);
+    if (!config_.record_file.empty()) {
+      auto recorder = SampleRecorder::Open(config_.record_file);
+      if (!recorder.ok()) {
+        BLOG(kError) << "record_file: " << recorder.status().message();
+        return 2;
+      }
+      recorder_ = std::move(*recorder);
+      BLOG(kInfo) << "recording every accepted sample to " << config_.record_file
+                  << " (what-if: ballast-sim whatif --recording " << config_.record_file
+                  << " --policy CANDIDATE.yaml)";
+    }
 
     std::optional<CurveServerOptions> curve;
     if (!config_.plaintext) {
@@ -214,8 +226,9 @@ class Balancer {
         return 2;
       }
       metrics_ = std::move(*metrics);
-      BLOG(kInfo) << "metrics on http://" << config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':'))
-                  << ":" << metrics_->port() << "/metrics";
+      BLOG(kInfo) << "metrics on http://"
+                  << config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':')) << ":"
+                  << metrics_->port() << "/metrics";
     }
     actuator_ = config_.actuator == "dry-run" ? MakeDryRunActuator()
                                               : MakeLibvirtActuator(config_.migration_workers);
@@ -239,7 +252,8 @@ class Balancer {
         BLOG(kError) << keys.status().message();
         return 2;
       }
-      auto control = ControlServer::Bind(config_.control_listen, *keys, config_.admin_allowlist_dir);
+      auto control =
+          ControlServer::Bind(config_.control_listen, *keys, config_.admin_allowlist_dir);
       if (!control.ok()) {
         BLOG(kError) << control.status().message();
         return 2;
@@ -293,13 +307,23 @@ class Balancer {
 
   // --- ingest ---------------------------------------------------------------------------
 
-  void ReceiveOne() {
-    auto msg = sub_->Receive(std::chrono::milliseconds(50));
+  // Waits up to 50 ms for a sample, then takes what is already queued (up to
+  // kMaxReceiveBatch) before the loop's housekeeping runs again: one sample per pass let the
+  // queue grow at 10,000 hosts a second.
+  void ReceiveBatch() {
+    if (!ReceiveOne(std::chrono::milliseconds(50))) return;
+    for (int i = 1; i < kMaxReceiveBatch && ReceiveOne(std::chrono::milliseconds(0)); ++i) {
+    }
+  }
+
+  // True if a message arrived (accepted or not).
+  bool ReceiveOne(std::chrono::milliseconds wait) {
+    auto msg = sub_->Receive(wait);
     if (!msg.ok()) {
       BLOG(kError) << msg.status().message();
-      return;
+      return false;
     }
-    if (!msg->has_value()) return;
+    if (!msg->has_value()) return false;
     const ReceivedMessage& m = **msg;
     DecodeResult d = DecodeHostSample(m.payload, m.topic);
     decode_stats_.Count(d);
@@ -311,16 +335,64 @@ class Balancer {
       }
     }
     if (!d.ok()) {
-      BLOG(kWarning) << "rejected a sample on topic '" << m.topic.substr(0, 64) << "': "
-                     << DecodeErrorName(d.failure().reason) << ": " << d.failure().detail;
-      return;
+      BLOG(kWarning) << "rejected a sample on topic '" << m.topic.substr(0, 64)
+                     << "': " << DecodeErrorName(d.failure().reason) << ": " << d.failure().detail;
+      return true;
     }
-    const bool known = model_.host(d.sample().host.name) != nullptr;
+    if (recorder_) RecordSample(m.payload);
+    const std::string& name = d.sample().host.name;
+    const HostView* before = model_.host(name);
+    const bool known = before != nullptr;
+    const bool was_stale = known && before->stale;
     model_.Ingest(d.sample(), SteadyClock::now());
     if (!known) {
-      BLOG(kInfo) << "host '" << d.sample().host.name << "' joined ("
-                  << d.sample().host.libvirt_uri << ", " << d.sample().vms.size() << " VMs)";
+      BLOG(kInfo) << "host '" << name << "' joined (" << d.sample().host.libvirt_uri << ", "
+                  << d.sample().vms.size() << " VMs)";
+    } else if (was_stale && !model_.host(name)->stale) {
+      // Ingest clears the flag, so UpdateStaleness never sees this transition.
+      BLOG(kWarning) << "host '" << name << "' is fresh again";
+      Record({{"event", "host_fresh"}, {"host", name}});
     }
+    return true;
+  }
+
+  // --- recording (what-if input for ballast-sim) -----------------------------------------
+
+  // Samples exactly as received (after CURVE and decoding accepted them), with their
+  // arrival time; stops for good at record_max_bytes or on a write error.
+  void RecordSample(std::string_view payload) {
+    const auto unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    Status st = recorder_->Append(payload, unix_ns);
+    if (st.ok() && recorder_->bytes() < config_.record_max_bytes) return;
+    if (st.ok()) {
+      BLOG(kWarning) << "recording " << config_.record_file << " reached record_max_bytes ("
+                     << recorder_->bytes() << " bytes, " << recorder_->records()
+                     << " samples): recording stopped; restart the balancer for a new one";
+    } else {
+      BLOG(kError) << "recording " << config_.record_file << ": " << st.message()
+                   << ": recording stopped";
+    }
+    StopRecording();
+  }
+
+  void FlushRecording() {
+    if (!recorder_) return;
+    Status st = recorder_->Flush();
+    if (st.ok()) return;
+    BLOG(kError) << "recording " << config_.record_file << ": " << st.message()
+                 << ": recording stopped";
+    StopRecording();
+  }
+
+  void StopRecording() {
+    (void)recorder_->Flush();
+    Record({{"event", "recording_stopped"},
+            {"file", config_.record_file},
+            {"samples", recorder_->records()},
+            {"bytes", recorder_->bytes()}});
+    recorder_.reset();
   }
 
   // --- policy ---------------------------------------------------------------------------
@@ -417,9 +489,8 @@ class Balancer {
       if (h.stale || reconciled_hosts_.count(name) != 0) continue;
       auto& q = host_queries_[name];
       if (!q.result.valid()) {
-        q.result = RunDetached([act = actuator_, uri = h.identity.libvirt_uri] {
-          return act->ActiveJobs(uri);
-        });
+        q.result = RunDetached(
+            [act = actuator_, uri = h.identity.libvirt_uri] { return act->ActiveJobs(uri); });
         q.started = SteadyClock::now();
         continue;
       }
@@ -439,8 +510,8 @@ class Balancer {
       auto jobs = q.result.get();
       host_queries_.erase(name);
       if (!jobs.ok()) {
-        BLOG(kWarning) << "cannot check host '" << name << "' for running migrations: "
-                       << jobs.status().message();
+        BLOG(kWarning) << "cannot check host '" << name
+                       << "' for running migrations: " << jobs.status().message();
         continue;  // asked again next second; no plan until it answers
       }
       reconciled_hosts_.insert(name);
@@ -532,8 +603,8 @@ class Balancer {
                 {"reconciled", true},
                 {"detail", "outcome found in libvirt after a balancer restart"}});
         BLOG(kInfo) << "reconciled migration " << m.id << " of " << m.vm_name << ": "
-                    << (moved ? "it completed" : "it did not complete") << "; "
-                    << m.vm_name << " runs on " << (where.empty() ? "no known host" : where);
+                    << (moved ? "it completed" : "it did not complete") << "; " << m.vm_name
+                    << " runs on " << (where.empty() ? "no known host" : where);
         if (moved) {
           recent_.push_back({m.vm_uuid, m.from, m.to, WallClock::now()});
           AfterMove(m.vm_uuid, m.from, m.to);
@@ -661,8 +732,9 @@ class Balancer {
     const auto now = SteadyClock::now();
     auto pair = pair_backoff_.find({m.from, m.to});
     if (pair != pair_backoff_.end() && now < pair->second.until) {
-      return skip("pair_backoff", "migrations from " + m.from + " to " + m.to + " failed recently (" +
-                  pair->second.last_error + "); backing off");
+      return skip("pair_backoff", "migrations from " + m.from + " to " + m.to +
+                                      " failed recently (" + pair->second.last_error +
+                                      "); backing off");
     }
     auto vm_fail = failed_vms_.find(m.vm_uuid);
     if (vm_fail != failed_vms_.end() && now < vm_fail->second) {
@@ -708,9 +780,14 @@ class Balancer {
     Record(j);
     Status st = actuator_->Start(req);
     if (!st.ok()) {
-      Record({{"event", "migration_failed"}, {"id", req.id}, {"vm", req.vm_name},
-              {"vm_uuid", req.vm_uuid}, {"from", req.from_host}, {"to", req.to_host},
-              {"error", st.message()}, {"at_ms", NowMs()}});
+      Record({{"event", "migration_failed"},
+              {"id", req.id},
+              {"vm", req.vm_name},
+              {"vm_uuid", req.vm_uuid},
+              {"from", req.from_host},
+              {"to", req.to_host},
+              {"error", st.message()},
+              {"at_ms", NowMs()}});
     }
     return st;
   }
@@ -745,10 +822,9 @@ class Balancer {
       switch (r.outcome) {
         case MigrationOutcome::kSucceeded:
           j["event"] = "migration_finished";
-          BLOG(kInfo) << "migrated " << q.vm_name << " from " << q.from_host << " to "
-                      << q.to_host << " in " << r.duration.count() << " ms"
-                      << (r.downtime ? " (downtime " + std::to_string(r.downtime->count()) +
-                                           " ms)"
+          BLOG(kInfo) << "migrated " << q.vm_name << " from " << q.from_host << " to " << q.to_host
+                      << " in " << r.duration.count() << " ms"
+                      << (r.downtime ? " (downtime " + std::to_string(r.downtime->count()) + " ms)"
                                      : "");
           recent_.push_back({q.vm_uuid, q.from_host, q.to_host, WallClock::now()});
           pair_backoff_.erase({q.from_host, q.to_host});
@@ -756,16 +832,16 @@ class Balancer {
           break;
         case MigrationOutcome::kFailed:
         case MigrationOutcome::kAborted: {
-          j["event"] = r.outcome == MigrationOutcome::kAborted ? "migration_aborted"
-                                                               : "migration_failed";
+          j["event"] =
+              r.outcome == MigrationOutcome::kAborted ? "migration_aborted" : "migration_failed";
           BLOG(kError) << "migration of " << q.vm_name << " from " << q.from_host << " to "
-                       << q.to_host << " " << MigrationOutcomeName(r.outcome) << ": "
-                       << r.error << "; " << q.vm_name << " runs on "
+                       << q.to_host << " " << MigrationOutcomeName(r.outcome) << ": " << r.error
+                       << "; " << q.vm_name << " runs on "
                        << (r.vm_on.empty() ? "no host found" : r.vm_on);
           auto& b = pair_backoff_[{q.from_host, q.to_host}];
           const auto first = policy_store_.current()->migration.failure_backoff;
-          b.delay = std::min(b.delay.count() == 0 ? first : b.delay * 2,
-                             std::chrono::seconds(1800));
+          b.delay =
+              std::min(b.delay.count() == 0 ? first : b.delay * 2, std::chrono::seconds(1800));
           b.until = SteadyClock::now() + b.delay;
           b.last_error = r.error;
           failed_vms_[q.vm_uuid] = SteadyClock::now() + b.delay;
@@ -787,9 +863,8 @@ class Balancer {
   }
 
   void PruneRecent(WallClock::time_point now, std::chrono::seconds keep) {
-    std::erase_if(recent_, [&](const core::FinishedMigration& f) {
-      return now - f.finished_at > keep;
-    });
+    std::erase_if(recent_,
+                  [&](const core::FinishedMigration& f) { return now - f.finished_at > keep; });
   }
 
   // --- control endpoint (ballastctl) ----------------------------------------------------
@@ -918,19 +993,20 @@ class Balancer {
       if (mv.vm_uuid == v->uuid) now = MoveJson(mv);
     }
     const HostView* h = model_.host(v->host);
-    return Ok({{"vm", v->name},
-               {"uuid", v->uuid},
-               {"host", v->host},
-               {"state", VmStateName(v->state)},
-               {"vcpus", v->vcpus},
-               {"cpu_cores", v->cpu_cores ? nlohmann::json(*v->cpu_cores) : nlohmann::json(nullptr)},
-               {"memory_bytes", v->memory_bytes},
-               {"host_cpu_utilization", h ? h->cpu_utilization : 0.0},
-               {"host_memory_utilization", h ? h->memory_utilization : 0.0},
-               {"why_here", why_here},
-               {"planned_now", now},
-               {"in_flight", OurInFlight(v->uuid) || external_.count(v->uuid) != 0},
-               {"decisions", decisions}});
+    return Ok(
+        {{"vm", v->name},
+         {"uuid", v->uuid},
+         {"host", v->host},
+         {"state", VmStateName(v->state)},
+         {"vcpus", v->vcpus},
+         {"cpu_cores", v->cpu_cores ? nlohmann::json(*v->cpu_cores) : nlohmann::json(nullptr)},
+         {"memory_bytes", v->memory_bytes},
+         {"host_cpu_utilization", h ? h->cpu_utilization : 0.0},
+         {"host_memory_utilization", h ? h->memory_utilization : 0.0},
+         {"why_here", why_here},
+         {"planned_now", now},
+         {"in_flight", OurInFlight(v->uuid) || external_.count(v->uuid) != 0},
+         {"decisions", decisions}});
   }
 
   control::ControlReply Migrate(const control::MigrateRequest& r, const std::string& admin) {
@@ -943,33 +1019,45 @@ class Balancer {
     const auto policy = policy_store_.current();
     core::ManualMoveCheck check =
         core::CheckManualMove(Snapshot(), *policy, WallClock::now(), v->uuid, r.host());
-    nlohmann::json rule = {{"rule", check.rule}, {"forceable", check.forceable},
-                           {"explanation", check.explanation}};
+    nlohmann::json rule = {
+        {"rule", check.rule}, {"forceable", check.forceable}, {"explanation", check.explanation}};
     if (!check.allowed && !(r.force() && check.forceable)) {
       BLOG(kWarning) << "refused manual move of " << v->name << " to " << r.host()
                      << " asked by admin '" << admin << "': " << check.explanation;
-      Record({{"event", "manual_refused"}, {"vm", v->name}, {"vm_uuid", v->uuid},
-              {"from", v->host}, {"to", r.host()}, {"admin", admin}, {"rule", check.rule},
-              {"explanation", check.explanation}, {"force", r.force()}});
-      return Error("refused",
-                   check.explanation +
-                       (check.forceable ? " (rule " + check.rule + "; --force overrides it)"
-                                        : " (rule " + check.rule + "; cannot be forced)"),
-                   rule);
+      Record({{"event", "manual_refused"},
+              {"vm", v->name},
+              {"vm_uuid", v->uuid},
+              {"from", v->host},
+              {"to", r.host()},
+              {"admin", admin},
+              {"rule", check.rule},
+              {"explanation", check.explanation},
+              {"force", r.force()}});
+      return Error(
+          "refused",
+          check.explanation + (check.forceable ? " (rule " + check.rule + "; --force overrides it)"
+                                               : " (rule " + check.rule + "; cannot be forced)"),
+          rule);
     }
     MigrationRequest req = RequestFor(v->uuid, v->name, *from, *to, *policy);
     req.strategy = "manual";
     std::string why = "Manual move of " + v->name + " from " + v->host + " to " + r.host() +
                       " asked by admin '" + admin + "'";
     if (!check.allowed) why += "; rule " + check.rule + " overridden with --force";
-    nlohmann::json j = {{"manual", true}, {"admin", admin}, {"forced", !check.allowed},
+    nlohmann::json j = {{"manual", true},
+                        {"admin", admin},
+                        {"forced", !check.allowed},
                         {"explanation", why + "."},
                         {"reason", {{"strategy", "manual"}, {"overridden_rule", check.rule}}}};
     Status st = Launch(req, std::move(j));
     if (!st.ok()) return Error("unavailable", st.message());
     BLOG(kInfo) << why << " (" << req.id << ")";
-    return Ok({{"id", req.id}, {"vm", v->name}, {"from", v->host}, {"to", r.host()},
-               {"forced", !check.allowed}, {"explanation", why + "."}});
+    return Ok({{"id", req.id},
+               {"vm", v->name},
+               {"from", v->host},
+               {"to", r.host()},
+               {"forced", !check.allowed},
+               {"explanation", why + "."}});
   }
 
   control::ControlReply Drain(const std::string& host, bool drain, const std::string& admin) {
@@ -982,7 +1070,8 @@ class Balancer {
     const bool changed = drain ? maintenance_.insert(host).second : maintenance_.erase(host) > 0;
     if (changed) {
       SaveState();
-      Record({{"event", drain ? "drain_requested" : "undrain_requested"}, {"host", host},
+      Record({{"event", drain ? "drain_requested" : "undrain_requested"},
+              {"host", host},
               {"admin", admin}});
       BLOG(kInfo) << "host '" << host << "' " << (drain ? "put into" : "taken out of")
                   << " maintenance by admin '" << admin << "'";
@@ -1029,18 +1118,19 @@ class Balancer {
     }
     nlohmann::json out = nlohmann::json::array();
     for (auto& rec : Journal::ReadAll(config_.journal_file)) {
-      if (!r.vm().empty() && !(rec.value("vm", "") == r.vm() ||
-                               (!uuid.empty() && rec.value("vm_uuid", "") == uuid) ||
-                               rec.value("vm_uuid", "") == r.vm())) {
+      if (!r.vm().empty() &&
+          !(rec.value("vm", "") == r.vm() || (!uuid.empty() && rec.value("vm_uuid", "") == uuid) ||
+            rec.value("vm_uuid", "") == r.vm())) {
         continue;
       }
-      if (!r.host().empty() && rec.value("from", "") != r.host() && rec.value("to", "") != r.host() &&
-          rec.value("host", "") != r.host()) {
+      if (!r.host().empty() && rec.value("from", "") != r.host() &&
+          rec.value("to", "") != r.host() && rec.value("host", "") != r.host()) {
         continue;
       }
       if (r.since_unix_ms() > 0) {
         // Records carry "ts" (RFC 3339, UTC, ms): compare as text against the same form.
-        const std::string since = Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())));
+        const std::string since =
+            Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())));
         if (rec.value("ts", "") < since) continue;
       }
       out.push_back(std::move(rec));
@@ -1063,9 +1153,13 @@ class Balancer {
     for (const auto& m : b.moves) kb.insert(key(m));
     nlohmann::json added = nlohmann::json::array();
     nlohmann::json dropped = nlohmann::json::array();
-    for (const auto& m : b.moves) if (ka.count(key(m)) == 0) added.push_back(MoveJson(m));
-    for (const auto& m : a.moves) if (kb.count(key(m)) == 0) dropped.push_back(MoveJson(m));
-    return Ok({{"current", PlanJson(a)}, {"candidate", PlanJson(b)}, {"added", added},
+    for (const auto& m : b.moves)
+      if (ka.count(key(m)) == 0) added.push_back(MoveJson(m));
+    for (const auto& m : a.moves)
+      if (kb.count(key(m)) == 0) dropped.push_back(MoveJson(m));
+    return Ok({{"current", PlanJson(a)},
+               {"candidate", PlanJson(b)},
+               {"added", added},
                {"dropped", dropped}});
   }
 
@@ -1125,17 +1219,16 @@ class Balancer {
                            {"data_remaining", p.data_remaining}});
     }
     for (const auto& [uuid, m] : external_) {
-      in_flight.push_back({{"id", m.id}, {"vm", m.vm_name}, {"from", m.from}, {"to", m.to},
-                           {"external", true}});
+      in_flight.push_back(
+          {{"id", m.id}, {"vm", m.vm_name}, {"from", m.from}, {"to", m.to}, {"external", true}});
     }
     j["in_flight"] = in_flight;
     nlohmann::json moves = nlohmann::json::array();
     nlohmann::json unrelieved = nlohmann::json::array();
     for (const auto& m : last_plan_.moves) moves.push_back(MoveJson(m));
     for (const auto& u : last_plan_.unrelieved) unrelieved.push_back(UnrelievedJson(u));
-    j["last_plan"] = {{"mode", core::ModeName(last_plan_.mode)},
-                      {"moves", moves},
-                      {"unrelieved", unrelieved}};
+    j["last_plan"] = {
+        {"mode", core::ModeName(last_plan_.mode)}, {"moves", moves}, {"unrelieved", unrelieved}};
     return j;
   }
 
@@ -1157,6 +1250,11 @@ class Balancer {
                           "it; the next balancer start reconciles it)";
         left.push_back({{"id", p.request.id}, {"vm", p.request.vm_name}});
       }
+    }
+    if (recorder_) {
+      Status st = recorder_->Flush();
+      BLOG(kInfo) << "recording " << config_.record_file << ": " << recorder_->records()
+                  << " samples" << (st.ok() ? "" : " (last flush failed: " + st.message() + ")");
     }
     Record({{"event", "daemon_stopped"},
             {"left_to_libvirt", left},
@@ -1187,6 +1285,7 @@ class Balancer {
   std::pair<std::int64_t, std::int64_t> policy_stat_;
   std::uint64_t policy_reload_failures_ = 0;
   std::unique_ptr<Journal> journal_;
+  std::unique_ptr<SampleRecorder> recorder_;  // record_file set and not stopped
   // Shared with the detached threads of reconciliation queries, which may outlive a call.
   std::shared_ptr<MigrationActuator> actuator_;
   struct HostQuery {

@@ -113,6 +113,17 @@ TEST_F(BalancerConfigTest, AbsentKeysKeepTheirDefaults) {
   EXPECT_EQ(c.migration_workers, d.migration_workers);
   EXPECT_EQ(c.shutdown_grace, d.shutdown_grace);
   EXPECT_EQ(c.startup_grace, d.startup_grace);
+  EXPECT_EQ(c.record_file, "");  // no recording unless asked for
+  EXPECT_EQ(c.record_max_bytes, 1ull << 30);
+}
+
+TEST_F(BalancerConfigTest, RecordingTakesAFileAndASizeCap) {
+  BalancerConfig c = MustLoad(std::string(kRequired) +
+                              "record_file: /var/lib/ballast/stream.rec\nrecord_max_bytes: 2GiB\n");
+  EXPECT_EQ(c.record_file, "/var/lib/ballast/stream.rec");
+  EXPECT_EQ(c.record_max_bytes, 2ull << 30);
+  EXPECT_THAT(Errors(std::string(kRequired) + "record_max_bytes: 1KiB\n"),
+              HasSubstr("record_max_bytes: must be at least 1MiB"));
 }
 
 TEST_F(BalancerConfigTest, PolicyAndJournalFilesAreRequired) {
