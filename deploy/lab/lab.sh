@@ -6,7 +6,9 @@
 # Guests are real QEMU (TCG) machines booting a one-sector program: `spin` burns a vCPU,
 # `idle` halts. Everything started is recorded by pid under LAB/pids; lab-teardown.sh stops it
 # (guests destroyed first, then daemons by pid), from the EXIT trap and from a watchdog that
-# outlives a killed test. Nothing here touches anything but loopback and LAB.
+# outlives a killed test. Nothing here touches anything but loopback and LAB. When the script
+# exits 0, LAB is removed too; after a failure it stays for a post-mortem (LAB_KEEP_DIR=1 keeps
+# it always).
 #
 # Usage (from a bash script):
 #   source deploy/lab/lab.sh
@@ -59,6 +61,9 @@ lab_teardown() {
   if [[ -n ${LAB:-} && -d $LAB ]]; then
     if [[ $rc -ne 0 && -z ${LAB_QUIET_LOGS:-} ]]; then lab_dump_logs; fi
     bash "$LAB_SELF_DIR/lab-teardown.sh" "$LAB"
+    # A lab that passed leaves nothing behind; a failed one keeps its logs and sockets'
+    # directory for a post-mortem (LAB_KEEP_DIR=1 keeps it either way).
+    if [[ $rc -eq 0 && -z ${LAB_KEEP_DIR:-} ]]; then rm -rf "$LAB"; fi
   fi
   return $rc
 }
