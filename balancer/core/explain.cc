@@ -175,9 +175,14 @@ std::string ExplainMove(const Move& m) {
   const std::string res(ResourceName(r.resource));
   switch (r.strategy) {
     case StrategyKind::kHotspot:
-      return head + m.from + " is hot on " + res + " (" + Pct(r.source_before) +
-             " above the hot mark " + Pct(r.mark) + "); " + m.vm_name +
-             " has the best volume-to-size ratio (" + Fixed(r.score, 2) +
+      // A second move off the same host starts from the level the first one left; say both,
+      // or "83.6% above the hot mark 90.0%" reads as nonsense.
+      return head + m.from + " is hot on " + res + " (" +
+             Pct(std::max(r.detected, r.source_before)) + " above the hot mark " + Pct(r.mark) +
+             (r.detected > r.source_before + 0.0005
+                  ? "; " + Pct(r.source_before) + " after the moves planned before this one"
+                  : "") +
+             "); " + m.vm_name + " has the best volume-to-size ratio (" + Fixed(r.score, 2) +
              " per GiB) among "
              "movable VMs, and moving it takes " +
              m.from + " to " + Pct(r.source_after) + " while " + m.to + " goes from " +

@@ -55,8 +55,9 @@ std::string_view BlockerName(Blocker b);
 struct MoveReason {
   StrategyKind strategy = StrategyKind::kHotspot;
   Resource resource = Resource::kCpu;  // hotspot: the hot resource that triggered it
-  double source_before = 0;
+  double source_before = 0;            // just before this move (after moves planned before it)
   double source_after = 0;
+  double detected = 0;  // hotspot: the hot resource's level when the plan began
   double target_before = 0;
   double target_after = 0;
   double mark = 0;           // hotspot: the hot mark crossed; balance: min_gain

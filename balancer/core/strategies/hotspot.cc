@@ -77,6 +77,8 @@ class Hotspot final : public Strategy {
 
   static void Relieve(PlanContext& ctx, int h, const Policy& policy) {
     const std::vector<Resource> hot = HotResources(ctx, h);
+    Resources detected;
+    for (Resource r : hot) detected[r] = ctx.Level(h, r);
     Unrelieved left;
     left.strategy = StrategyKind::kHotspot;
     left.host = ctx.host(h).host->name;
@@ -145,6 +147,7 @@ class Hotspot final : public Strategy {
       reason.target_limit = limits[r];
       reason.score = c.vsr;
       reason.source_before = ctx.Level(h, r);
+      reason.detected = detected[r];
       reason.target_before = ctx.Level(t.host, r);
       const std::size_t first = ctx.Checkpoint();
       ctx.MoveUnit(c.unit, t.host);

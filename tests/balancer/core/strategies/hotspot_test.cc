@@ -41,6 +41,16 @@ TEST(HotspotTest, KeepsMovingUntilUnderTheRelievedMark) {
   EXPECT_EQ(plan.moves.size(), 2u);
   EXPECT_NE(plan.moves[0].to, plan.moves[1].to);
   EXPECT_TRUE(plan.unrelieved.empty());
+  // The second move's sentence gives the level that made the host hot, and where the first
+  // move left it, not "71.9% above the hot mark 85.0%".
+  EXPECT_DOUBLE_EQ(plan.moves[1].reason.detected, 15.5 / 16);
+  EXPECT_NE(plan.moves[0].explanation.find("hot on cpu (96.9% above the hot mark 85.0%); "),
+            std::string::npos)
+      << plan.moves[0].explanation;
+  EXPECT_NE(plan.moves[1].explanation.find("hot on cpu (96.9% above the hot mark 85.0%; 71.9% "
+                                           "after the moves planned before this one)"),
+            std::string::npos)
+      << plan.moves[1].explanation;
 }
 
 TEST(HotspotTest, HottestHostFirstWhenTheRoundCapBinds) {
