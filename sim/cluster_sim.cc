@@ -33,10 +33,10 @@ struct VmRun {
 };
 
 struct HostRun {
-  int vms = 0;        // residents
-  int incoming = 0;   // migrations arriving
+  int vms = 0;              // residents
+  int incoming = 0;         // migrations arriving
   double awake_until = -1;  // an empty host woken for a hotspot stays on until then
-  double demand = 0;  // residents' demand + migration overhead, this step
+  double demand = 0;        // residents' demand + migration overhead, this step
 };
 
 void PushBounded(std::vector<double>& window, double v, std::size_t cap) {
@@ -72,8 +72,8 @@ class Simulator {
     res_.label = w_.label;
     res_.policy = policy_ ? policy_->name : "none";
     res_.hosts = static_cast<int>(w_.hosts.size());
-    res_.vms_start = static_cast<int>(std::count_if(vms_.begin(), vms_.end(),
-                                                    [](const VmRun& v) { return v.alive; }));
+    res_.vms_start = static_cast<int>(
+        std::count_if(vms_.begin(), vms_.end(), [](const VmRun& v) { return v.alive; }));
     res_.min_active_hosts = res_.hosts;
     const long steps = std::lround(std::ceil(w_.duration_seconds / o_.step_seconds - 1e-9));
     double stddev_sum = 0;
@@ -87,8 +87,14 @@ class Simulator {
       if (policy_ && k % plan_every_ == 0) started = Plan(t);
       stddev_sum += Account(t, dt, started) * dt;
     }
-    res_.vms_end = static_cast<int>(std::count_if(vms_.begin(), vms_.end(),
-                                                  [](const VmRun& v) { return v.alive; }));
+    for (std::size_t h = 0; h < by_type_.size(); ++h) {
+      SimResult::TypeFigures& sum = res_.by_host_type[w_.hosts[h].type];
+      sum.host_hours += by_type_[h].host_hours;
+      sum.energy_kwh += by_type_[h].energy_kwh;
+      sum.overload_host_hours += by_type_[h].overload_host_hours;
+    }
+    res_.vms_end = static_cast<int>(
+        std::count_if(vms_.begin(), vms_.end(), [](const VmRun& v) { return v.alive; }));
     res_.duration_hours = w_.duration_seconds / 3600;
     res_.mean_load_stddev = w_.duration_seconds > 0 ? stddev_sum / w_.duration_seconds : 0;
     res_.mean_active_hosts = res_.active_host_hours / std::max(res_.duration_hours, 1e-9);
@@ -98,6 +104,7 @@ class Simulator {
  private:
   Status Place() {
     hosts_.assign(w_.hosts.size(), HostRun{});
+    by_type_.assign(w_.hosts.size(), SimResult::TypeFigures{});
     vms_.assign(w_.vms.size(), VmRun{});
     const int n_hosts = static_cast<int>(w_.hosts.size());
     if (o_.placement == Placement::kRoundRobin) {
@@ -229,9 +236,8 @@ class Simulator {
     for (std::size_t v = 0; v < vms_.size(); ++v) {
       VmRun& vm = vms_[v];
       if (!vm.alive) continue;
-      vm.demand = std::clamp(w_.vms[v].demand.At(t), 0.0, w_.vms[v].cpu_capacity > 0
-                                                             ? w_.vms[v].cpu_capacity
-                                                             : 1e300);
+      vm.demand = std::clamp(w_.vms[v].demand.At(t), 0.0,
+                             w_.vms[v].cpu_capacity > 0 ? w_.vms[v].cpu_capacity : 1e300);
       hosts_[static_cast<std::size_t>(vm.host)].demand += vm.demand;
     }
   }
@@ -339,10 +345,18 @@ class Simulator {
       });
       ++res_.migrations;
       switch (m.reason.strategy) {
-        case core::StrategyKind::kHotspot: ++res_.hotspot_migrations; break;
-        case core::StrategyKind::kBalance: ++res_.balance_migrations; break;
-        case core::StrategyKind::kDensity: ++res_.density_migrations; break;
-        case core::StrategyKind::kDrain: ++res_.drain_migrations; break;
+        case core::StrategyKind::kHotspot:
+          ++res_.hotspot_migrations;
+          break;
+        case core::StrategyKind::kBalance:
+          ++res_.balance_migrations;
+          break;
+        case core::StrategyKind::kDensity:
+          ++res_.density_migrations;
+          break;
+        case core::StrategyKind::kDrain:
+          ++res_.drain_migrations;
+          break;
       }
       res_.migrated_gb += mb / 1024.0;
       if (o_.keep_moves) {
@@ -381,8 +395,17 @@ class Simulator {
       ++active;
       sum += u;
       sumsq += u * u;
-      if (hm.power) res_.energy_kwh += hm.power->Watts(u) * hours / 1000;
-      if (u > 1.0) res_.overload_host_hours += hours;
+      SimResult::TypeFigures& type = by_type_[h];
+      type.host_hours += hours;
+      if (hm.power) {
+        const double kwh = hm.power->Watts(u) * hours / 1000;
+        res_.energy_kwh += kwh;
+        type.energy_kwh += kwh;
+      }
+      if (u > 1.0) {
+        res_.overload_host_hours += hours;
+        type.overload_host_hours += hours;
+      }
       if (u > 0.9) res_.busy_host_hours += hours;
       if (o_.keep_host_utilization) util_row[h] = static_cast<float>(u);
     }
@@ -410,6 +433,7 @@ class Simulator {
   const SimOptions& o_;
   long plan_every_ = 1;
   std::vector<HostRun> hosts_;
+  std::vector<SimResult::TypeFigures> by_type_;  // per host, summed by type at the end
   std::vector<VmRun> vms_;
   std::vector<Migration> in_flight_;
   std::deque<core::FinishedMigration> recent_;

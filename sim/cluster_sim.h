@@ -10,6 +10,7 @@
 // RAM / bandwidth and load source and target by `migration_overhead` of the VM's CPU while
 // they run. Energy, overload and the rest are integrated over each step.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,9 +28,9 @@ enum class Placement {
 };
 
 struct SimOptions {
-  double step_seconds = 60;           // accounting and sampling step
-  double plan_interval_seconds = 0;   // 0: the policy's interval (rounded up to a step)
-  double migration_overhead = 0.10;   // extra CPU on source and target, fraction of the VM's
+  double step_seconds = 60;          // accounting and sampling step
+  double plan_interval_seconds = 0;  // 0: the policy's interval (rounded up to a step)
+  double migration_overhead = 0.10;  // extra CPU on source and target, fraction of the VM's
   double migration_mb_per_second = 62.5;
   // CloudSim compatibility: destroy a VM for good once it demands nothing (its curve is 0
   // over a whole sample segment). Off by default: every VM is kept.
@@ -50,7 +51,7 @@ struct SimOptions {
   // with room for its RAM (reserved while placing) and CPU.
   Placement placement = Placement::kFirstFit;
   double first_fit_level = 1.0;
-  std::size_t history_length = 16;   // host and VM samples kept for the core
+  std::size_t history_length = 16;  // host and VM samples kept for the core
   double ping_pong_window_seconds = 3600;
   bool keep_host_utilization = true;  // per step and host, for the heatmap
   bool keep_moves = false;            // every move with its explanation (what-if)
@@ -89,17 +90,24 @@ struct SimResult {
   double overload_host_hours = 0;  // demand > 100 % of capacity
   double busy_host_hours = 0;      // demand > 90 %
   double active_host_hours = 0;
-  long ping_pongs = 0;             // a VM moved back to a host it left less than 1 h before
-  double mean_load_stddev = 0;     // time average of the std-dev of active hosts' CPU load
+  long ping_pongs = 0;          // a VM moved back to a host it left less than 1 h before
+  double mean_load_stddev = 0;  // time average of the std-dev of active hosts' CPU load
   double mean_active_hosts = 0;
   int max_active_hosts = 0;
   int min_active_hosts = 0;
   long plans = 0;
-  double plan_seconds = 0;         // wall time spent in MakePlan (measured by the caller's clock)
-  long unrelieved = 0;             // unrelieved entries over all plans
+  double plan_seconds = 0;  // wall time spent in MakePlan (measured by the caller's clock)
+  long unrelieved = 0;      // unrelieved entries over all plans
+  // Per host type ("G4", "G5", ...): host-hours on, energy and host-hours above capacity.
+  struct TypeFigures {
+    double host_hours = 0;
+    double energy_kwh = 0;
+    double overload_host_hours = 0;
+  };
+  std::map<std::string, TypeFigures> by_host_type;
 
   // Time series, one entry per step.
-  std::vector<double> times;                  // seconds from the start
+  std::vector<double> times;  // seconds from the start
   std::vector<int> active_hosts;
   std::vector<int> migrations_started;
   std::vector<double> load_stddev;

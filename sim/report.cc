@@ -34,11 +34,10 @@ std::string FormatTable(const std::vector<SimResult>& results) {
     bool left;
   };
   const std::vector<Col> cols = {
-      {"trace", 10, true},      {"policy", 18, true},   {"hosts", 5, false},
-      {"VMs", 9, false},        {"kWh", 7, false},      {"migr", 6, false},
-      {"migr/VM", 7, false},    {"GB", 7, false},       {">100%h", 7, false},
-      {">100%", 6, false},      {">90%h", 7, false},    {"pingp", 5, false},
-      {"sd load", 7, false},    {"act.hosts", 13, false}};
+      {"trace", 10, true},   {"policy", 18, true},    {"hosts", 5, false},   {"VMs", 9, false},
+      {"kWh", 7, false},     {"migr", 6, false},      {"migr/VM", 7, false}, {"GB", 7, false},
+      {">100%h", 7, false},  {">100%", 6, false},     {">90%h", 7, false},   {"pingp", 5, false},
+      {"sd load", 7, false}, {"act.hosts", 13, false}};
   std::string out;
   std::string line;
   for (const Col& c : cols) Pad(line, c.title, c.width, c.left);
@@ -95,6 +94,14 @@ nlohmann::json ResultJson(const SimResult& r, bool series) {
                       {"plans", r.plans},
                       {"plan_seconds", r.plan_seconds},
                       {"unrelieved", r.unrelieved}};
+  nlohmann::json types = nlohmann::json::object();
+  for (const auto& [type, f] : r.by_host_type) {
+    if (f.host_hours <= 0) continue;
+    types[type.empty() ? "-" : type] = {{"host_hours", f.host_hours},
+                                        {"energy_kwh", f.energy_kwh},
+                                        {"overload_host_hours", f.overload_host_hours}};
+  }
+  j["by_host_type"] = std::move(types);
   if (series) {
     j["series"] = {{"time_seconds", r.times},
                    {"active_hosts", r.active_hosts},

@@ -72,6 +72,25 @@ TEST(RunSimulation, OverloadedHostCountsAndDrawsFullPower) {
   EXPECT_NEAR(r->overload_fraction(), 1.0, 1e-9);
 }
 
+TEST(RunSimulation, FiguresPerHostType) {
+  Workload w;
+  w.duration_seconds = 3600;
+  HostModel g5 = Host("h1", 5320);
+  g5.power = &HpMl110G5();
+  g5.type = "G5";
+  w.hosts = {Host("h0", 3720), g5, Host("h2", 3720)};
+  w.vms = {Vm("a", 0, Flat(1860)), Vm("b", 1, Flat(5500))};  // G4 at 50 %, G5 at 103 %
+  auto r = RunSimulation(w, nullptr, SimOptions{});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->by_host_type.size(), 2u);
+  EXPECT_NEAR(r->by_host_type.at("G4").host_hours, 1.0, 1e-9);  // h2 is off all along
+  EXPECT_NEAR(r->by_host_type.at("G4").energy_kwh, 0.102, 1e-9);
+  EXPECT_EQ(r->by_host_type.at("G4").overload_host_hours, 0);
+  EXPECT_NEAR(r->by_host_type.at("G5").energy_kwh, 0.135, 1e-9);
+  EXPECT_NEAR(r->by_host_type.at("G5").overload_host_hours, 1.0, 1e-9);
+  EXPECT_NEAR(r->energy_kwh, 0.237, 1e-9);
+}
+
 TEST(RunSimulation, HotspotMovesWithMigrationTimeAndOverhead) {
   Workload w;
   w.duration_seconds = 600;
@@ -212,8 +231,8 @@ TEST(RunSimulation, PlanetLabDayInMiniature) {
   EXPECT_EQ(none->vms_start, 8);
   EXPECT_EQ(none->max_active_hosts, 4);
   EXPECT_NEAR(none->duration_hours, 13.0 * 300 / 3600, 1e-9);
-  EXPECT_GT(none->energy_kwh, 4 * 0.086 * none->duration_hours);   // above idle power
-  EXPECT_LT(none->energy_kwh, 4 * 0.135 * none->duration_hours);   // below full power
+  EXPECT_GT(none->energy_kwh, 4 * 0.086 * none->duration_hours);  // above idle power
+  EXPECT_LT(none->energy_kwh, 4 * 0.135 * none->duration_hours);  // below full power
 }
 
 }  // namespace
