@@ -67,10 +67,13 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
       const std::vector<double>& hist = v.history[Idx(static_cast<int>(r))];
       double f = hist.empty() ? 0.0 : Forecast(hist, policy_.detection);
       vs.forecast_usage[r] = std::max(vs.usage[r], f);
+      vs.peak_usage[r] = vs.usage[r];
+      for (double x : hist) vs.peak_usage[r] = std::max(vs.peak_usage[r], x);
     }
     if (auto h = FindHost(v.host)) {
       vs.host = *h;
       hosts_[Idx(*h)].vms.push_back(static_cast<int>(i));
+      for (Resource r : kAllResources) hosts_[Idx(*h)].peak[r] += vs.peak_usage[r];
       vm_memory[Idx(*h)] += v.memory_bytes;
     }
     for (const std::string& pattern : rules.exclude_vms) {
@@ -257,6 +260,8 @@ void PlanContext::ShiftUnit(const Unit& unit, int from, int to) {
       dst.used[r] += vs.usage[r];
       if (src.cap[r] > 0) src.forecast[r] -= vs.forecast_usage[r] / src.cap[r];
       if (dst.cap[r] > 0) dst.forecast[r] += vs.forecast_usage[r] / dst.cap[r];
+      src.peak[r] -= vs.peak_usage[r];
+      dst.peak[r] += vs.peak_usage[r];
     }
     src.vms.erase(std::find(src.vms.begin(), src.vms.end(), v));
     dst.vms.push_back(v);

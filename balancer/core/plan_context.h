@@ -28,6 +28,7 @@ struct HostState {
   Resources cap;
   Resources used;      // projected; memory = max(reported, sum of VM allocations)
   Resources forecast;  // projected forecast utilisation (fraction of capacity)
+  Resources peak;      // projected sum of the residents' peak_usage (absolute)
   std::array<bool, kNumResources> hot = {false, false, false};  // detected at start
   bool stale = false;
   bool maintenance = false;  // flag or policy.drain.hosts
@@ -42,6 +43,7 @@ struct VmState {
   int host = -1;             // projected; -1 = its host is not in the snapshot (never moved)
   Resources usage;           // absolute: cores, bytes, bits/s
   Resources forecast_usage;  // max(now, forecast of its own history)
+  Resources peak_usage;      // max(now, highest sample of its own history)
   bool excluded = false;
   bool in_flight = false;
   bool planned = false;                         // already moved in this plan

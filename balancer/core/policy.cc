@@ -158,6 +158,7 @@ std::vector<PolicyIssue> ValidatePolicy(const Policy& p) {
   CheckFraction(out, "balance.tolerance", p.balance.tolerance, true);
   CheckFraction(out, "density.max_utilization", p.density.max_utilization, false);
   CheckIntRange(out, "density.max_hosts_per_round", p.density.max_hosts_per_round, 1, 1000);
+  CheckFraction(out, "density.max_peak_utilization", p.density.max_peak_utilization, false);
   CheckGroups(out, "rules.affinity", p.rules.affinity, 1);
   CheckGroups(out, "rules.anti_affinity", p.rules.anti_affinity, 1);
   for (std::size_t i = 0; i < p.rules.pins.size(); ++i) {
@@ -175,8 +176,8 @@ std::vector<PolicyIssue> ValidatePolicy(const Policy& p) {
   CheckIntRange(out, "limits.return_cooldown_seconds", p.limits.return_cooldown.count(), 0,
                 7 * 24 * 3600);
   CheckIntRange(out, "migration.timeout_seconds", p.migration.timeout.count(), 1, 24 * 3600);
-  CheckIntRange(out, "migration.bandwidth_mib_per_second", p.migration.bandwidth_mib_per_second,
-                0, 1000000);
+  CheckIntRange(out, "migration.bandwidth_mib_per_second", p.migration.bandwidth_mib_per_second, 0,
+                1000000);
   CheckIntRange(out, "migration.max_downtime_ms", p.migration.max_downtime.count(), 0, 600000);
   CheckIntRange(out, "migration.failure_backoff_seconds", p.migration.failure_backoff.count(), 0,
                 24 * 3600);

@@ -62,6 +62,10 @@ struct DensityOptions {
   // Hosts that receive VMs stay at or below this utilisation (and below `relieved`).
   double max_utilization = 0.60;
   int max_hosts_per_round = 1;  // hosts being emptied at once
+  // Receivers also keep the sum of their VMs' recent peaks (each VM's highest sample in its
+  // history window, or its usage now) at or below this fraction of capacity: spiky VMs get
+  // headroom, steady ones pack tighter.
+  double max_peak_utilization = 1.0;
 };
 
 struct DrainOptions {
@@ -99,8 +103,8 @@ struct Limits {
 
 // How the daemon carries out a move (the core plans; these only reach the actuator).
 struct MigrationSettings {
-  std::chrono::seconds timeout{120};  // a migration still running then is aborted
-  int bandwidth_mib_per_second = 0;   // 0: unlimited
+  std::chrono::seconds timeout{120};          // a migration still running then is aborted
+  int bandwidth_mib_per_second = 0;           // 0: unlimited
   std::chrono::milliseconds max_downtime{0};  // 0: the hypervisor's default
   std::chrono::seconds failure_backoff{30};   // first pause after a host pair fails (doubles)
 };

@@ -27,7 +27,7 @@ const std::map<std::string, std::vector<std::string>> kKnownKeys = {
     {"detection", {"k", "n", "forecast", "ewma_alpha"}},
     {"balance", {"weights", "min_gain", "tolerance"}},
     {"balance.weights", {"cpu", "memory", "network"}},
-    {"density", {"max_utilization", "max_hosts_per_round"}},
+    {"density", {"max_utilization", "max_hosts_per_round", "max_peak_utilization"}},
     {"drain", {"hosts"}},
     {"rules", {"affinity", "anti_affinity", "pins", "exclude_vms", "exclude_hosts"}},
     {"rules.affinity[]", {"name", "vms"}},
@@ -366,6 +366,7 @@ void ParseDocument(Parser& p, const YAML::Node& root, Policy& policy) {
   if (YAML::Node n = p.Get(root, "", "density"); n && p.Map(n, "density", "density")) {
     p.Double(n, "density", "max_utilization", policy.density.max_utilization);
     p.Int(n, "density", "max_hosts_per_round", policy.density.max_hosts_per_round);
+    p.Double(n, "density", "max_peak_utilization", policy.density.max_peak_utilization);
   }
 
   if (YAML::Node n = p.Get(root, "", "drain"); n && p.Map(n, "drain", "drain")) {

@@ -1,10 +1,23 @@
-// Density: consolidate onto fewer hosts. Take the least loaded hosts as candidates to
-// empty; a candidate is chosen only if every VM on it could be placed elsewhere (best fit:
-// the fullest host that stays under min(relieved mark, density.max_utilization)), so no
+// Density: consolidate onto fewer hosts, and onto the biggest ones.
+//
+// Hosts are ranked by size (capacity of the weighted resources, within 5 % counts as the
+// same size), then by load. The best-ranked hosts that together can hold the whole load at
+// the density limit form the keep set: they receive VMs and are never emptied. Every other
+// host is a candidate to empty, smallest and least loaded first; a candidate is chosen only
+// if every VM on it can be placed in the keep set (on the biggest host that fits, the
+// fullest of that size) under min(relieved mark, density.max_utilization), and with the
+// receiver's VMs' recent peaks within density.max_peak_utilization of its capacity, so no
 // move here ever creates a hotspot. The caps then bound how much of it moves this round;
-// the next rounds continue, since the host stays the least loaded.
+// the next rounds continue.
+//
+// Bigger hosts first because they usually draw less power per unit of capacity (idle power
+// does not grow with capacity) and hold more VMs, so fewer hosts stay on. The keep set
+// stops churn: a host that the load needs is not emptied only to fill another one, and VMs
+// land only on hosts that will stay.
 
 #include <algorithm>
+#include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "balancer/core/strategies/registry.h"
@@ -13,8 +26,19 @@
 namespace ballast::core {
 namespace {
 
-// How many candidate hosts one round examines (each costs a trial placement of its VMs).
+// How many candidate hosts one round tries to empty, at least (each costs a trial
+// placement of its VMs); hosts with a VM that may not move do not count.
 constexpr int kMaxCandidates = 16;
+
+// Capacities within this factor of each other count as the same host size.
+constexpr double kSizeStep = 1.05;
+
+using Ranked = std::tuple<int, double, int>;  // (size class, load, host)
+
+struct Sizes {
+  std::vector<int> of;  // per host with VMs: its size class
+  int biggest_kept = 0;
+};
 
 class Density final : public Strategy {
  public:
@@ -26,40 +50,120 @@ class Density final : public Strategy {
     for (Resource r : kAllResources) {
       limits[r] = std::min(limits[r], policy.density.max_utilization);
     }
-    std::vector<std::pair<double, int>> candidates;
-    for (const auto& [load, h] : ctx.targets_by_load()) {
-      if (static_cast<int>(candidates.size()) >= kMaxCandidates) break;
-      const HostState& hs = ctx.host(h);
-      if (hs.vms.empty() || hs.in_count > 0) continue;  // empty already, or receiving
-      if (std::any_of(hs.hot.begin(), hs.hot.end(), [](bool b) { return b; })) continue;
-      candidates.emplace_back(load, h);
-    }
-    std::vector<int> emptying;
-    for (const auto& [load, h] : candidates) {
-      if (static_cast<int>(emptying.size()) >= policy.density.max_hosts_per_round) break;
-      if (ctx.CheckSource(h, 1) != Blocker::kNone) continue;
-      emptying.push_back(h);
-      const std::size_t checkpoint = ctx.Checkpoint();
-      const bool feasible = Empty(ctx, h, emptying, limits, /*for_real=*/false);
-      ctx.RollbackTo(checkpoint);
-      if (!feasible) {
-        emptying.pop_back();
-        continue;
+    Sizes sizes;
+    sizes.of.assign(ctx.hosts().size(), 0);
+    std::vector<char> keep(ctx.hosts().size(), 0);
+    std::vector<Ranked> candidates;
+    int scanned = 0;
+    const int max_candidates = std::max(kMaxCandidates, 2 * policy.density.max_hosts_per_round);
+    {
+      std::vector<Ranked> ranked;
+      for (const auto& [load, h] : ctx.targets_by_load()) {
+        if (ctx.host(h).vms.empty()) continue;
+        const int size = SizeClass(ctx, h);
+        sizes.of[static_cast<std::size_t>(h)] = size;
+        ranked.emplace_back(size, load, h);
       }
-      Empty(ctx, h, emptying, limits, /*for_real=*/true);
+      MarkKeepSet(ctx, limits, ranked, keep);
+      for (const auto& [size, load, h] : ranked) {
+        if (keep[static_cast<std::size_t>(h)])
+          sizes.biggest_kept = std::max(sizes.biggest_kept, size);
+      }
+      std::sort(ranked.begin(), ranked.end());
+      for (const auto& [size, load, h] : ranked) {
+        if (static_cast<int>(candidates.size()) >= max_candidates) break;
+        if (scanned++ >= kTargetScanBudget) break;
+        const HostState& hs = ctx.host(h);
+        if (keep[static_cast<std::size_t>(h)] || hs.in_count > 0) continue;  // stays, receives
+        if (std::any_of(hs.hot.begin(), hs.hot.end(), [](bool b) { return b; })) continue;
+        if (ctx.CheckSource(h, 1, /*check_caps=*/false) != Blocker::kNone) continue;
+        if (!Movable(ctx, h)) continue;
+        candidates.emplace_back(size, load, h);
+      }
+    }
+    int emptying = 0;
+    for (const auto& [size, load, h] : candidates) {
+      if (emptying >= policy.density.max_hosts_per_round) break;
+      if (ctx.CheckSource(h, 1) != Blocker::kNone) continue;
+      const std::size_t checkpoint = ctx.Checkpoint();
+      const bool feasible = Empty(ctx, h, keep, sizes, limits, /*for_real=*/false);
+      ctx.RollbackTo(checkpoint);
+      if (!feasible) continue;
+      ++emptying;
+      Empty(ctx, h, keep, sizes, limits, /*for_real=*/true);
     }
   }
 
  private:
-  // Places every unit of host h on the fullest fitting host. A trial (for_real = false)
-  // ignores the caps and reports whether all units found a place; for real, stops at the
-  // first cap and annotates the moves.
-  static bool Empty(PlanContext& ctx, int h, const std::vector<int>& emptying,
+  static int SizeClass(const PlanContext& ctx, int h) {
+    const Policy& p = ctx.policy();
+    double sum = 0;
+    double w = 0;
+    for (Resource r : kAllResources) {
+      if (p.balance.weights[r] <= 0 || ctx.host(h).cap[r] <= 0) continue;
+      sum += p.balance.weights[r] * std::log(ctx.host(h).cap[r]);
+      w += p.balance.weights[r];
+    }
+    return w > 0 ? static_cast<int>(std::lround(sum / w / std::log(kSizeStep))) : 0;
+  }
+
+  // The best-ranked hosts (biggest, then fullest) whose room under the limits covers the
+  // load of every host with VMs, per weighted resource.
+  static void MarkKeepSet(const PlanContext& ctx, const Resources& limits,
+                          std::vector<Ranked> ranked, std::vector<char>& keep) {
+    const Policy& p = ctx.policy();
+    Resources total;
+    for (const auto& [size, load, h] : ranked) {
+      for (Resource r : kAllResources) total[r] += ctx.host(h).used[r];
+    }
+    std::sort(ranked.rbegin(), ranked.rend());
+    Resources room;
+    for (const auto& [size, load, h] : ranked) {
+      bool covered = true;
+      for (Resource r : kAllResources) {
+        if (p.balance.weights[r] <= 0 || !p.threshold(r).enabled) continue;
+        if (room[r] < total[r]) covered = false;
+      }
+      if (covered) break;
+      keep[static_cast<std::size_t>(h)] = 1;
+      for (Resource r : kAllResources) room[r] += ctx.host(h).cap[r] * limits[r];
+    }
+  }
+
+  // Every VM on h may move: the hard rules of the VMs themselves, and no should-pin to h.
+  static bool Movable(const PlanContext& ctx, int h) {
+    std::vector<int> done;
+    for (int v : ctx.host(h).vms) {
+      if (std::find(done.begin(), done.end(), v) != done.end()) continue;
+      const Unit unit = ctx.UnitOf(v);
+      done.insert(done.end(), unit.begin(), unit.end());
+      if (ctx.PrefersHost(unit, h) || ctx.CheckUnit(unit) != Blocker::kNone) return false;
+    }
+    return true;
+  }
+
+  // The receiver's residents' recent peaks plus the unit's stay within the peak limit.
+  static bool PeaksFit(const PlanContext& ctx, const Unit& unit, int t) {
+    const double limit = ctx.policy().density.max_peak_utilization;
+    const HostState& ts = ctx.host(t);
+    for (Resource r : kAllResources) {
+      if (!ctx.policy().threshold(r).enabled || ts.cap[r] <= 0) continue;
+      double add = 0;
+      for (int v : unit) add += ctx.vm(v).peak_usage[r];
+      if (ts.peak[r] + add > limit * ts.cap[r]) return false;
+    }
+    return true;
+  }
+
+  // Places every unit of host h in the keep set: the biggest fitting host, the fullest of
+  // that size. A trial (for_real = false) ignores the caps and reports whether all units
+  // found a place; for real, a capped receiver is passed over, and the first cap on the
+  // source stops the host (later rounds continue).
+  static bool Empty(PlanContext& ctx, int h, const std::vector<char>& keep, const Sizes& sizes,
                     const Resources& limits, bool for_real) {
     std::vector<int> residents = ctx.host(h).vms;
     std::sort(residents.begin(), residents.end());
     std::vector<int> done;
-    const double source_load = ctx.Load(h);
     for (int v : residents) {
       if (std::find(done.begin(), done.end(), v) != done.end()) continue;
       const Unit unit = ctx.UnitOf(v);
@@ -69,17 +173,19 @@ class Density final : public Strategy {
       if (b != Blocker::kNone) return false;
       if (ctx.CheckUnit(unit) != Blocker::kNone) return false;
       int target = -1;
+      int target_size = 0;
       int scanned = 0;
-      // Fullest first; never onto a host as empty as this one, or one being emptied.
       for (auto it = ctx.targets_by_load().rbegin(); it != ctx.targets_by_load().rend(); ++it) {
         if (scanned++ >= kTargetScanBudget) break;
         const int t = it->second;
-        if (it->first < source_load || (it->first == source_load && t <= h)) break;
-        if (ctx.host(t).vms.empty()) continue;
-        if (std::find(emptying.begin(), emptying.end(), t) != emptying.end()) continue;
-        if (ctx.CheckTarget(unit, t, limits, for_real) == Blocker::kNone) {
+        if (!keep[static_cast<std::size_t>(t)]) continue;
+        const int size = sizes.of[static_cast<std::size_t>(t)];
+        if (target >= 0 && size <= target_size) continue;  // a fuller one of its size fits
+        if (ctx.CheckTarget(unit, t, limits, for_real) == Blocker::kNone &&
+            PeaksFit(ctx, unit, t)) {
           target = t;
-          break;
+          target_size = size;
+          if (size >= sizes.biggest_kept) break;  // none bigger
         }
       }
       if (target < 0) return false;

@@ -93,6 +93,15 @@ limits:
   EXPECT_EQ(p.limits.return_cooldown, std::chrono::seconds(600));
 }
 
+TEST(LoaderTest, DensityPeakLimitLoadsDefaultsAndIsRangeChecked) {
+  EXPECT_DOUBLE_EQ(MustLoad("apiVersion: ballast/v1\n").density.max_peak_utilization, 1.0);
+  core::Policy p = MustLoad("apiVersion: ballast/v1\ndensity: {max_peak_utilization: 0.85}\n");
+  EXPECT_DOUBLE_EQ(p.density.max_peak_utilization, 0.85);
+  EXPECT_EQ(Errors("apiVersion: ballast/v1\ndensity: {max_peak_utilization: 0}\n"),
+            "p.yaml:2:33: density.max_peak_utilization: value 0 is out of range; "
+            "allowed: (0, 1]");
+}
+
 TEST(LoaderTest, UnknownKeyNamesPathPositionAndSuggestion) {
   std::string e = Errors("apiVersion: ballast/v1\nthresholds:\n  cpu:\n    hott: 0.9\n");
   EXPECT_EQ(e,

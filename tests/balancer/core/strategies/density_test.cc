@@ -65,5 +65,76 @@ TEST(DensityTest, CapsLimitTheRoundButTheChoiceStands) {
   EXPECT_EQ(MovedVms(plan), (std::vector<std::string>{"l1->target"}));
 }
 
+TEST(DensityTest, EmptiesSmallerHostsFirstOntoTheBiggest) {
+  // By utilisation alone, big-1 (6 %) would be emptied first, onto small (the fullest).
+  ClusterBuilder b;
+  b.Host("small", 8).Host("big-1", 16).Host("big-2", 16);
+  b.Vm("s1", "small", 2);  // 25 %
+  b.Vm("b1", "big-1", 1);  // 6.25 %
+  b.Vm("b2", "big-2", 4);  // 25 %
+  Plan plan = MakePlan(b.Build(), DensityPolicy(), T0());
+  EXPECT_EQ(MovedVms(plan), (std::vector<std::string>{"s1->big-2"}));
+}
+
+TEST(DensityTest, ReceiversAreTheBiggestHostsEvenIfASmallOneIsFuller) {
+  ClusterBuilder b;
+  b.Host("small-1", 8).Host("small-2", 8).Host("big", 16);
+  b.Vm("a", "small-1", 1);  // 12.5 %
+  b.Vm("c", "small-2", 3);  // 37.5 %: would take `a` and stay under 60 %
+  b.Vm("d", "big", 1);      // 6.25 %
+  Plan plan = MakePlan(b.Build(), DensityPolicy(), T0());
+  EXPECT_EQ(MovedVms(plan), (std::vector<std::string>{"a->big"}));
+}
+
+TEST(DensityTest, NeverEmptiesAHostTheLoadNeedsToFillAnother) {
+  // 7 cores fit on `big` alone (60 % of 16 = 9.6): it stays, the small hosts go, and its
+  // two small VMs are not moved onto a small host that would then have to stay on.
+  ClusterBuilder b;
+  b.Host("big", 16).Host("small-1", 8).Host("small-2", 8);
+  b.Vm("g1", "big", 0.5).Vm("g2", "big", 0.5);      // 6.25 %, the least utilised
+  b.Vm("s1", "small-1", 3).Vm("s2", "small-2", 3);  // 37.5 % each
+  Policy p = DensityPolicy();
+  p.density.max_hosts_per_round = 3;
+  Plan plan = MakePlan(b.Build(), p, T0());
+  EXPECT_EQ(MovedVms(plan), (std::vector<std::string>{"s1->big", "s2->big"}));
+}
+
+TEST(DensityTest, HostsWhoseVmsMayNotMoveDoNotUseUpTheCandidates) {
+  // The 16 least loaded hosts each hold a VM in cooldown; the 17th can be emptied.
+  ClusterBuilder b;
+  for (int i = 0; i < 16; ++i) {
+    const std::string h = "cool-" + std::to_string(i);
+    b.Host(h)
+        .Vm("c" + std::to_string(i), h, 0.25)
+        .Finished("c" + std::to_string(i), "elsewhere", h, T0() - std::chrono::seconds(60));
+  }
+  b.Host("free").Vm("f", "free", 0.5);
+  b.Host("keep-1").Host("keep-2").Host("keep-3");
+  b.Vm("k1", "keep-1", 5).Vm("k2", "keep-2", 5).Vm("k3", "keep-3", 5);
+  Plan plan = MakePlan(b.Build(), DensityPolicy(), T0());
+  ASSERT_EQ(plan.moves.size(), 1u);
+  EXPECT_EQ(plan.moves[0].vm_name, "f");
+}
+
+TEST(DensityTest, ReceiversKeepTheirVmsRecentPeaksUnderThePeakLimit) {
+  auto build = [](std::vector<double> history) {
+    ClusterBuilder b;
+    b.Host("light").Host("full");
+    b.Vm("v", "light", 1);
+    b.Vm("f", "full", 5);
+    ClusterState s = b.Build();
+    s.vms[0].history[static_cast<std::size_t>(Resource::kCpu)] = std::move(history);
+    return s;
+  };
+  Policy p = DensityPolicy();
+  p.density.max_peak_utilization = 0.8;  // 12.8 cores
+  // A steady VM packs; one that recently peaked at 8 cores does not (5 + 8 > 12.8) ...
+  EXPECT_EQ(MovedVms(MakePlan(build({1, 1, 1}), p, T0())), (std::vector<std::string>{"v->full"}));
+  EXPECT_TRUE(MakePlan(build({1, 8, 1}), p, T0()).moves.empty());
+  // ... unless the limit allows the peaks together (5 + 8 <= 16).
+  p.density.max_peak_utilization = 1.0;
+  EXPECT_EQ(MovedVms(MakePlan(build({1, 8, 1}), p, T0())), (std::vector<std::string>{"v->full"}));
+}
+
 }  // namespace
 }  // namespace ballast::core
