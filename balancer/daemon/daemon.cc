@@ -4,40 +4,12 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <future>
 #include <iostream>
-#include <map>
-#include <set>
-#include <thread>
-#include <zmq.hpp>
 
-#include "balancer/actuator/migration_actuator.h"
-#include "balancer/core/forecast.h"
-#include "balancer/core/manual_move.h"
-#include "balancer/core/planner.h"
-#include "balancer/daemon/balancer_metrics.h"
-#include "balancer/daemon/snapshot.h"
-#include "balancer/journal/journal.h"
-#include "balancer/model/cluster_model.h"
-#include "balancer/model/cluster_table.h"
-#include "balancer/policy/loader.h"
-#include "balancer/policy/policy_store.h"
-#include "common/control_channel.h"
-#include "common/curve_keys.h"
-#include "common/log.h"
-#include "common/proto/control.pb.h"
-#include "common/recording.h"
-#include "common/transport.h"
-#include "common/wire.h"
+#include "balancer/daemon/balancer_loop.h"
 
 namespace ballast {
-namespace {
-
-using SteadyClock = std::chrono::steady_clock;
-using WallClock = std::chrono::system_clock;
-
-// Samples taken per loop pass before housekeeping (staleness, control, plans) runs again.
-constexpr int kMaxReceiveBatch = 256;
+namespace balancer_internal {
 
 Status WriteFileAtomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
@@ -52,6 +24,8 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+namespace {
+
 nlohmann::json ReasonJson(const core::MoveReason& r) {
   return {{"strategy", core::StrategyName(r.strategy)},
           {"resource", core::ResourceName(r.resource)},
@@ -63,6 +37,8 @@ nlohmann::json ReasonJson(const core::MoveReason& r) {
           {"target_limit", r.target_limit},
           {"score", r.score}};
 }
+
+}  // namespace
 
 nlohmann::json MoveJson(const core::Move& m) {
   return {{"vm", m.vm_name}, {"vm_uuid", m.vm_uuid},           {"from", m.from},
@@ -83,1241 +59,815 @@ nlohmann::json UnrelievedJson(const core::Unrelieved& u) {
           {"explanation", u.explanation}};
 }
 
-// A migration someone else started (found on a hypervisor, or left unfinished in the journal
-// by a previous run of the balancer): never duplicated, watched until it ends.
-struct ExternalMigration {
-  std::string id;  // journal id, if it was ours
-  std::string vm_uuid;
-  std::string vm_name;
-  std::string from;
-  std::string to;  // may be empty when only the source is known
-  std::string from_uri;
-  std::string to_uri;
-};
+int Balancer::Run() {
+  if (int rc = Init(); rc != 0) return rc;
+  const auto started = SteadyClock::now();
+  auto next_plan = started + config_.startup_grace;
+  auto next_table = started + config_.table_interval;
+  auto next_status = started;
+  auto next_watch = started;
 
-// Runs `f` on a thread of its own and returns its future. libvirt calls cannot be cancelled
-// and can block for long (a daemon stuck on a domain's job lock): the loop only polls the
-// future, so ingest and planning never wait on them; a call that never returns only leaks
-// its thread.
-template <typename F>
-auto RunDetached(F f) -> std::future<decltype(f())> {
-  std::packaged_task<decltype(f())()> task(std::move(f));
-  auto future = task.get_future();
-  std::thread(std::move(task)).detach();
-  return future;
+  while (!signals_.stop) {
+    ReceiveBatch();
+    const auto now = SteadyClock::now();
+    for (const auto& name : model_.UpdateStaleness(now)) {
+      const HostView* h = model_.host(name);
+      BLOG(kWarning) << "host '" << name << "' is " << (h->stale ? "STALE" : "fresh again")
+                     << (h->stale ? ": no sample recently; it is neither a source nor a "
+                                    "target of any move"
+                                  : "");
+      Record({{"event", h->stale ? "host_stale" : "host_fresh"}, {"host", name}});
+    }
+    if (now >= next_watch) {
+      WatchPolicyFile();
+      ReconcileNewHosts();
+      WatchExternal();
+      FlushRecording();
+      if (metrics_) {
+        metrics_->SetRejectedPublishers(sub_->stats().auth_rejected.load(),
+                                        sub_->stats().topic_mismatch.load());
+        metrics_->UpdateCluster(model_, *policy_store_.current(), now, imbalance_);
+        metrics_->SetInFlight(actuator_->InFlight().size() + external_.size());
+      }
+      next_watch = now + std::chrono::seconds(1);
+    }
+    if (signals_.reload.exchange(false)) ReloadPolicy("SIGHUP");
+    ServeControl();
+    CollectFinished();
+    if (now >= next_plan) {
+      PlanRound();
+      next_plan = now + policy_store_.current()->interval;
+    }
+    const bool table_due = config_.table_interval.count() > 0 && now >= next_table;
+    if (signals_.print_table.exchange(false) || table_due) {
+      std::cout << FormatClusterTable(model_, now) << std::flush;
+      next_table = now + config_.table_interval;
+    }
+    if (!config_.status_file.empty() && now >= next_status) {
+      WriteStatus(now);
+      next_status = now + config_.status_interval;
+    }
+  }
+  return Shutdown();
 }
 
-template <typename T>
-bool Ready(const std::future<T>& f) {
-  return f.valid() && f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+int Balancer::Init() {
+  Status st = policy_store_.Reload(config_.policy_file);
+  if (!st.ok()) {
+    BLOG(kError) << "cannot start: the policy does not load:\n" << st.message();
+    return 2;
+  }
+  policy_stat_ = StatOf(config_.policy_file);
+  auto journal =
+      Journal::Open({config_.journal_file, config_.journal_max_bytes, config_.journal_keep, true});
+  if (!journal.ok()) {
+    BLOG(kError) << journal.status().message();
+    return 2;
+  }
+  journal_ = std::move(*journal);
+  if (!config_.record_file.empty()) {
+    auto recorder = SampleRecorder::Open(config_.record_file);
+    if (!recorder.ok()) {
+      BLOG(kError) << "record_file: " << recorder.status().message();
+      return 2;
+    }
+    recorder_ = std::move(*recorder);
+    BLOG(kInfo) << "recording every accepted sample to " << config_.record_file
+                << " (what-if: ballast-sim whatif --recording " << config_.record_file
+                << " --policy CANDIDATE.yaml)";
+  }
+
+  std::optional<CurveServerOptions> curve;
+  if (!config_.plaintext) {
+    auto keys = LoadCurveKeyPair(config_.server_key_file);
+    if (!keys.ok()) {
+      BLOG(kError) << keys.status().message();
+      return 2;
+    }
+    curve = CurveServerOptions{*keys, config_.allowlist_dir, config_.bind_key_to_host};
+  } else {
+    BLOG(kWarning) << "accepting PLAINTEXT samples (plaintext: true): anyone who can reach "
+                   << config_.listen << " can forge a hotspot";
+  }
+  auto sub = SampleSubscriber::Bind(ctx_, config_.listen, curve);
+  if (!sub.ok()) {
+    BLOG(kError) << sub.status().message();
+    return 2;
+  }
+  sub_ = std::move(*sub);
+  if (!config_.metrics_listen.empty()) {
+    auto metrics = BalancerMetrics::Start(config_.metrics_listen);
+    if (!metrics.ok()) {
+      BLOG(kError) << metrics.status().message();
+      return 2;
+    }
+    metrics_ = std::move(*metrics);
+    BLOG(kInfo) << "metrics on http://"
+                << config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':')) << ":"
+                << metrics_->port() << "/metrics";
+  }
+  actuator_ = config_.actuator == "dry-run" ? MakeDryRunActuator()
+                                            : MakeLibvirtActuator(config_.migration_workers);
+  const auto policy = policy_store_.current();
+  BLOG(kInfo) << "listening for collectors on " << sub_->endpoint()
+              << (curve ? " (CURVE, allowlist " + config_.allowlist_dir + ")" : " (plaintext)")
+              << "; policy '" << policy->name << "' (" << core::ModeName(policy->mode) << ") from "
+              << config_.policy_file << "; actuator " << config_.actuator;
+  Record({{"event", "daemon_started"},
+          {"policy", policy->name},
+          {"policy_generation", policy_store_.generation()},
+          {"mode", core::ModeName(policy->mode)},
+          {"actuator", config_.actuator}});
+  ReconcileFromJournal();
+  UpdatePolicyMetrics(true);
+  LoadState();
+  if (metrics_) metrics_->SetPaused(paused_);
+  if (!config_.control_listen.empty() && !config_.admin_allowlist_dir.empty()) {
+    auto keys = LoadCurveKeyPair(config_.server_key_file);
+    if (!keys.ok()) {
+      BLOG(kError) << keys.status().message();
+      return 2;
+    }
+    auto control = ControlServer::Bind(config_.control_listen, *keys, config_.admin_allowlist_dir);
+    if (!control.ok()) {
+      BLOG(kError) << control.status().message();
+      return 2;
+    }
+    control_ = std::move(*control);
+    BLOG(kInfo) << "control endpoint on " << control_->endpoint() << " (CURVE, admin allowlist "
+                << config_.admin_allowlist_dir << ")";
+  } else if (!config_.control_listen.empty()) {
+    BLOG(kInfo) << "no admin_allowlist_dir: control endpoint (ballastctl) not served";
+  }
+  return 0;
 }
 
-class Balancer {
- public:
-  Balancer(const BalancerConfig& config, DaemonSignals& signals)
-      : config_(config), signals_(signals) {
-    ModelOptions mo;
-    mo.stale_after_intervals = config.stale_after_intervals;
-    mo.min_stale_after = config.min_stale_after;
-    model_ = ClusterModel(mo);
+void Balancer::LoadState() {
+  std::ifstream in(config_.state_file);
+  if (!in) return;
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    BLOG(kError) << "ignoring unreadable state file " << config_.state_file;
+    return;
   }
-
-  int Run() {
-    if (int rc = Init(); rc != 0) return rc;
-    const auto started = SteadyClock::now();
-    auto next_plan = started + config_.startup_grace;
-    auto next_table = started + config_.table_interval;
-    auto next_status = started;
-    auto next_watch = started;
-
-    while (!signals_.stop) {
-      ReceiveBatch();
-      const auto now = SteadyClock::now();
-      for (const auto& name : model_.UpdateStaleness(now)) {
-        const HostView* h = model_.host(name);
-        BLOG(kWarning) << "host '" << name << "' is " << (h->stale ? "STALE" : "fresh again")
-                       << (h->stale ? ": no sample recently; it is neither a source nor a "
-                                      "target of any move"
-                                    : "");
-        Record({{"event", h->stale ? "host_stale" : "host_fresh"}, {"host", name}});
-      }
-      if (now >= next_watch) {
-        WatchPolicyFile();
-        ReconcileNewHosts();
-        WatchExternal();
-        FlushRecording();
-        if (metrics_) {
-          metrics_->SetRejectedPublishers(sub_->stats().auth_rejected.load(),
-                                          sub_->stats().topic_mismatch.load());
-          metrics_->UpdateCluster(model_, *policy_store_.current(), now, imbalance_);
-          metrics_->SetInFlight(actuator_->InFlight().size() + external_.size());
-        }
-        next_watch = now + std::chrono::seconds(1);
-      }
-      if (signals_.reload.exchange(false)) ReloadPolicy("SIGHUP");
-      ServeControl();
-      CollectFinished();
-      if (now >= next_plan) {
-        PlanRound();
-        next_plan = now + policy_store_.current()->interval;
-      }
-      const bool table_due = config_.table_interval.count() > 0 && now >= next_table;
-      if (signals_.print_table.exchange(false) || table_due) {
-        std::cout << FormatClusterTable(model_, now) << std::flush;
-        next_table = now + config_.table_interval;
-      }
-      if (!config_.status_file.empty() && now >= next_status) {
-        WriteStatus(now);
-        next_status = now + config_.status_interval;
-      }
-    }
-    return Shutdown();
+  for (const auto& h : j.value("maintenance", nlohmann::json::array())) {
+    if (h.is_string()) maintenance_.insert(h.get<std::string>());
   }
-
- private:
-  int Init() {
-    Status st = policy_store_.Reload(config_.policy_file);
-    if (!st.ok()) {
-      BLOG(kError) << "cannot start: the policy does not load:\n" << st.message();
-      return 2;
-    }
-    policy_stat_ = StatOf(config_.policy_file);
-    auto journal = Journal::Open(
-        {config_.journal_file, config_.journal_max_bytes, config_.journal_keep, true});
-    if (!journal.ok()) {
-      BLOG(kError) << journal.status().message();
-      return 2;
-    }
-    journal_ = std::move(*journal);
-    if (!config_.record_file.empty()) {
-      auto recorder = SampleRecorder::Open(config_.record_file);
-      if (!recorder.ok()) {
-        BLOG(kError) << "record_file: " << recorder.status().message();
-        return 2;
-      }
-      recorder_ = std::move(*recorder);
-      BLOG(kInfo) << "recording every accepted sample to " << config_.record_file
-                  << " (what-if: ballast-sim whatif --recording " << config_.record_file
-                  << " --policy CANDIDATE.yaml)";
-    }
-
-    std::optional<CurveServerOptions> curve;
-    if (!config_.plaintext) {
-      auto keys = LoadCurveKeyPair(config_.server_key_file);
-      if (!keys.ok()) {
-        BLOG(kError) << keys.status().message();
-        return 2;
-      }
-      curve = CurveServerOptions{*keys, config_.allowlist_dir, config_.bind_key_to_host};
-    } else {
-      BLOG(kWarning) << "accepting PLAINTEXT samples (plaintext: true): anyone who can reach "
-                     << config_.listen << " can forge a hotspot";
-    }
-    auto sub = SampleSubscriber::Bind(ctx_, config_.listen, curve);
-    if (!sub.ok()) {
-      BLOG(kError) << sub.status().message();
-      return 2;
-    }
-    sub_ = std::move(*sub);
-    if (!config_.metrics_listen.empty()) {
-      auto metrics = BalancerMetrics::Start(config_.metrics_listen);
-      if (!metrics.ok()) {
-        BLOG(kError) << metrics.status().message();
-        return 2;
-      }
-      metrics_ = std::move(*metrics);
-      BLOG(kInfo) << "metrics on http://"
-                  << config_.metrics_listen.substr(0, config_.metrics_listen.rfind(':')) << ":"
-                  << metrics_->port() << "/metrics";
-    }
-    actuator_ = config_.actuator == "dry-run" ? MakeDryRunActuator()
-                                              : MakeLibvirtActuator(config_.migration_workers);
-    const auto policy = policy_store_.current();
-    BLOG(kInfo) << "listening for collectors on " << sub_->endpoint()
-                << (curve ? " (CURVE, allowlist " + config_.allowlist_dir + ")" : " (plaintext)")
-                << "; policy '" << policy->name << "' (" << core::ModeName(policy->mode)
-                << ") from " << config_.policy_file << "; actuator " << config_.actuator;
-    Record({{"event", "daemon_started"},
-            {"policy", policy->name},
-            {"policy_generation", policy_store_.generation()},
-            {"mode", core::ModeName(policy->mode)},
-            {"actuator", config_.actuator}});
-    ReconcileFromJournal();
-    UpdatePolicyMetrics(true);
-    LoadState();
-    if (metrics_) metrics_->SetPaused(paused_);
-    if (!config_.control_listen.empty() && !config_.admin_allowlist_dir.empty()) {
-      auto keys = LoadCurveKeyPair(config_.server_key_file);
-      if (!keys.ok()) {
-        BLOG(kError) << keys.status().message();
-        return 2;
-      }
-      auto control =
-          ControlServer::Bind(config_.control_listen, *keys, config_.admin_allowlist_dir);
-      if (!control.ok()) {
-        BLOG(kError) << control.status().message();
-        return 2;
-      }
-      control_ = std::move(*control);
-      BLOG(kInfo) << "control endpoint on " << control_->endpoint() << " (CURVE, admin allowlist "
-                  << config_.admin_allowlist_dir << ")";
-    } else if (!config_.control_listen.empty()) {
-      BLOG(kInfo) << "no admin_allowlist_dir: control endpoint (ballastctl) not served";
-    }
-    return 0;
+  paused_ = j.value("paused", false);
+  if (!maintenance_.empty() || paused_) {
+    BLOG(kInfo) << "state from " << config_.state_file << ": "
+                << (paused_ ? "automation PAUSED; " : "") << maintenance_.size()
+                << " host(s) in maintenance";
   }
+}
 
-  // --- drain and pause state (survives restarts) ----------------------------------------
+void Balancer::SaveState() {
+  nlohmann::json j = {{"maintenance", maintenance_}, {"paused", paused_}};
+  Status st = WriteFileAtomically(config_.state_file, j.dump(2));
+  if (!st.ok()) BLOG(kError) << "cannot save state: " << st.message();
+}
 
-  void LoadState() {
-    std::ifstream in(config_.state_file);
-    if (!in) return;
-    auto j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      BLOG(kError) << "ignoring unreadable state file " << config_.state_file;
-      return;
-    }
-    for (const auto& h : j.value("maintenance", nlohmann::json::array())) {
-      if (h.is_string()) maintenance_.insert(h.get<std::string>());
-    }
-    paused_ = j.value("paused", false);
-    if (!maintenance_.empty() || paused_) {
-      BLOG(kInfo) << "state from " << config_.state_file << ": "
-                  << (paused_ ? "automation PAUSED; " : "") << maintenance_.size()
-                  << " host(s) in maintenance";
-    }
+void Balancer::UpdatePolicyMetrics(bool last_reload_ok) {
+  if (!metrics_) return;
+  metrics_->SetPolicy(policy_store_.generation(), policy_store_.current()->mode, last_reload_ok);
+  metrics_->SetMarks(*policy_store_.current());
+}
+
+void Balancer::Record(nlohmann::json record) {
+  Status st = journal_->Append(std::move(record), WallClock::now());
+  if (!st.ok()) BLOG(kError) << "journal: " << st.message();
+}
+
+void Balancer::ReceiveBatch() {
+  if (!ReceiveOne(std::chrono::milliseconds(50))) return;
+  for (int i = 1; i < kMaxReceiveBatch && ReceiveOne(std::chrono::milliseconds(0)); ++i) {
   }
+}
 
-  void SaveState() {
-    nlohmann::json j = {{"maintenance", maintenance_}, {"paused", paused_}};
-    Status st = WriteFileAtomically(config_.state_file, j.dump(2));
-    if (!st.ok()) BLOG(kError) << "cannot save state: " << st.message();
-  }
-
-  void UpdatePolicyMetrics(bool last_reload_ok) {
-    if (!metrics_) return;
-    metrics_->SetPolicy(policy_store_.generation(), policy_store_.current()->mode, last_reload_ok);
-    metrics_->SetMarks(*policy_store_.current());
-  }
-
-  void Record(nlohmann::json record) {
-    Status st = journal_->Append(std::move(record), WallClock::now());
-    if (!st.ok()) BLOG(kError) << "journal: " << st.message();
-  }
-
-  // --- ingest ---------------------------------------------------------------------------
-
-  // Waits up to 50 ms for a sample, then takes what is already queued (up to
-  // kMaxReceiveBatch) before the loop's housekeeping runs again: one sample per pass let the
-  // queue grow at 10,000 hosts a second.
-  void ReceiveBatch() {
-    if (!ReceiveOne(std::chrono::milliseconds(50))) return;
-    for (int i = 1; i < kMaxReceiveBatch && ReceiveOne(std::chrono::milliseconds(0)); ++i) {
-    }
-  }
-
-  // True if a message arrived (accepted or not).
-  bool ReceiveOne(std::chrono::milliseconds wait) {
-    auto msg = sub_->Receive(wait);
-    if (!msg.ok()) {
-      BLOG(kError) << msg.status().message();
-      return false;
-    }
-    if (!msg->has_value()) return false;
-    const ReceivedMessage& m = **msg;
-    DecodeResult d = DecodeHostSample(m.payload, m.topic);
-    decode_stats_.Count(d);
-    if (metrics_) {
-      if (d.ok()) {
-        metrics_->OnSample(d.sample().vms.size());
-      } else {
-        metrics_->OnDecodeError(d.failure().reason);
-      }
-    }
-    if (!d.ok()) {
-      BLOG(kWarning) << "rejected a sample on topic '" << m.topic.substr(0, 64)
-                     << "': " << DecodeErrorName(d.failure().reason) << ": " << d.failure().detail;
-      return true;
-    }
-    if (recorder_) RecordSample(m.payload);
-    const std::string& name = d.sample().host.name;
-    const HostView* before = model_.host(name);
-    const bool known = before != nullptr;
-    const bool was_stale = known && before->stale;
-    model_.Ingest(d.sample(), SteadyClock::now());
-    if (!known) {
-      BLOG(kInfo) << "host '" << name << "' joined (" << d.sample().host.libvirt_uri << ", "
-                  << d.sample().vms.size() << " VMs)";
-    } else if (was_stale && !model_.host(name)->stale) {
-      // Ingest clears the flag, so UpdateStaleness never sees this transition.
-      BLOG(kWarning) << "host '" << name << "' is fresh again";
-      Record({{"event", "host_fresh"}, {"host", name}});
-    }
-    return true;
-  }
-
-  // --- recording (what-if input for ballast-sim) -----------------------------------------
-
-  // Samples exactly as received (after CURVE and decoding accepted them), with their
-  // arrival time; stops for good at record_max_bytes or on a write error.
-  void RecordSample(std::string_view payload) {
-    const auto unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-    Status st = recorder_->Append(payload, unix_ns);
-    if (st.ok() && recorder_->bytes() < config_.record_max_bytes) return;
-    if (st.ok()) {
-      BLOG(kWarning) << "recording " << config_.record_file << " reached record_max_bytes ("
-                     << recorder_->bytes() << " bytes, " << recorder_->records()
-                     << " samples): recording stopped; restart the balancer for a new one";
-    } else {
-      BLOG(kError) << "recording " << config_.record_file << ": " << st.message()
-                   << ": recording stopped";
-    }
-    StopRecording();
-  }
-
-  void FlushRecording() {
-    if (!recorder_) return;
-    Status st = recorder_->Flush();
-    if (st.ok()) return;
-    BLOG(kError) << "recording " << config_.record_file << ": " << st.message()
-                 << ": recording stopped";
-    StopRecording();
-  }
-
-  void StopRecording() {
-    (void)recorder_->Flush();
-    Record({{"event", "recording_stopped"},
-            {"file", config_.record_file},
-            {"samples", recorder_->records()},
-            {"bytes", recorder_->bytes()}});
-    recorder_.reset();
-  }
-
-  // --- policy ---------------------------------------------------------------------------
-
-  static std::pair<std::int64_t, std::int64_t> StatOf(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return {0, 0};
-    return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-            static_cast<std::int64_t>(st.st_size)};
-  }
-
-  void WatchPolicyFile() {
-    auto now = StatOf(config_.policy_file);
-    if (now != policy_stat_) {
-      policy_stat_ = now;
-      ReloadPolicy("file changed");
-    }
-  }
-
-  void ReloadPolicy(const std::string& why) {
-    const auto before = policy_store_.current();
-    Status st = policy_store_.Reload(config_.policy_file);
-    if (metrics_) metrics_->OnPolicyReload(st.ok());
-    UpdatePolicyMetrics(st.ok());
-    if (!st.ok()) {
-      ++policy_reload_failures_;
-      BLOG(kError) << "policy reload (" << why << ") failed; keeping policy '" << before->name
-                   << "' generation " << policy_store_.generation() << ":\n"
-                   << st.message();
-      Record({{"event", "policy_rejected"},
-              {"file", config_.policy_file},
-              {"error", st.message()},
-              {"kept_generation", policy_store_.generation()}});
-      return;
-    }
-    const auto after = policy_store_.current();
-    BLOG(kInfo) << "policy reloaded (" << why << "): '" << after->name << "' generation "
-                << policy_store_.generation() << ", mode " << core::ModeName(after->mode);
-    Record({{"event", "policy_reloaded"},
-            {"file", config_.policy_file},
-            {"policy", after->name},
-            {"generation", policy_store_.generation()},
-            {"mode", core::ModeName(after->mode)}});
-  }
-
-  // --- reconciliation -------------------------------------------------------------------
-
-  // Migrations this balancer started before it last stopped, with no outcome recorded.
-  void ReconcileFromJournal() {
-    std::map<std::string, nlohmann::json> open;
-    const auto now = WallClock::now();
-    const auto return_cooldown = policy_store_.current()->limits.return_cooldown;
-    for (auto& r : Journal::ReadAll(config_.journal_file)) {
-      const std::string ev = r.value("event", "");
-      const std::string id = r.value("id", "");
-      if (ev == "migration_started") {
-        open[id] = r;
-      } else if (ev == "migration_finished" || ev == "migration_failed" ||
-                 ev == "migration_aborted") {
-        open.erase(id);
-        if (ev == "migration_finished") RememberFinished(r, now, return_cooldown);
-      }
-    }
-    for (auto& [id, r] : open) {
-      ExternalMigration m{id,
-                          r.value("vm_uuid", ""),
-                          r.value("vm", ""),
-                          r.value("from", ""),
-                          r.value("to", ""),
-                          r.value("from_uri", ""),
-                          r.value("to_uri", "")};
-      BLOG(kWarning) << "the journal has migration " << id << " of " << m.vm_name << " from "
-                     << m.from << " to " << m.to
-                     << " started but not finished (the balancer stopped meanwhile): "
-                        "checking libvirt before planning";
-      external_[m.vm_uuid] = std::move(m);
-    }
-    // Our own ids continue after the journal's.
-    next_id_ = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
-  }
-
-  void RememberFinished(const nlohmann::json& r, WallClock::time_point now,
-                        std::chrono::seconds keep) {
-    // The journal's "ts" is RFC 3339; the finish time in ms since the epoch is stored too.
-    const auto at = WallClock::time_point(std::chrono::milliseconds(r.value("at_ms", 0LL)));
-    if (now - at > keep) return;
-    recent_.push_back({r.value("vm_uuid", ""), r.value("from", ""), r.value("to", ""), at});
-  }
-
-  // Each host, when first heard from: any migration job running there that is not ours?
-  void ReconcileNewHosts() {
-    for (const auto& [name, h] : model_.hosts()) {
-      if (h.stale || reconciled_hosts_.count(name) != 0) continue;
-      auto& q = host_queries_[name];
-      if (!q.result.valid()) {
-        q.result = RunDetached(
-            [act = actuator_, uri = h.identity.libvirt_uri] { return act->ActiveJobs(uri); });
-        q.started = SteadyClock::now();
-        continue;
-      }
-      if (!Ready(q.result)) {
-        if (!q.warned && SteadyClock::now() - q.started > kReconcileWait) {
-          // Planning without this host's answer is still safe from duplicates: libvirt
-          // refuses to start a second migration job on a domain that has one.
-          BLOG(kWarning) << "libvirt on host '" << name << "' has not said within "
-                         << kReconcileWait.count() << " s whether a migration runs there; "
-                         << "planning anyway";
-          Record({{"event", "reconcile_timeout"}, {"host", name}});
-          q.warned = true;
-          reconciled_hosts_.insert(name);
-        }
-        continue;
-      }
-      auto jobs = q.result.get();
-      host_queries_.erase(name);
-      if (!jobs.ok()) {
-        BLOG(kWarning) << "cannot check host '" << name
-                       << "' for running migrations: " << jobs.status().message();
-        continue;  // asked again next second; no plan until it answers
-      }
-      reconciled_hosts_.insert(name);
-      for (const ActiveJob& j : *jobs) {
-        if (external_.count(j.vm_uuid) != 0 || OurInFlight(j.vm_uuid)) continue;
-        BLOG(kWarning) << "host '" << name << "' has a job running on " << j.vm_name
-                       << " that this balancer did not start: it will not be moved until the "
-                          "job ends";
-        external_[j.vm_uuid] = {"", j.vm_uuid, j.vm_name, name, "", h.identity.libvirt_uri, ""};
-        Record({{"event", "external_job_seen"}, {"vm", j.vm_name}, {"host", name}});
-      }
-    }
-  }
-
-  bool OurInFlight(const std::string& uuid) const {
-    for (const auto& p : actuator_->InFlight()) {
-      if (p.request.vm_uuid == uuid) return true;
-    }
+bool Balancer::ReceiveOne(std::chrono::milliseconds wait) {
+  auto msg = sub_->Receive(wait);
+  if (!msg.ok()) {
+    BLOG(kError) << msg.status().message();
     return false;
   }
-
-  std::string UriOf(const std::string& host) const {
-    const HostView* h = model_.host(host);
-    return h ? h->identity.libvirt_uri : "";
-  }
-
-  // Resolves external migrations once their job has ended.
-  // What libvirt says about an external migration: is its job still running, and where does
-  // the VM run.
-  struct ExternalProbe {
-    bool answered = false;
-    bool job_running = false;
-    std::string where;
-  };
-
-  void WatchExternal() {
-    for (auto it = external_.begin(); it != external_.end();) {
-      ExternalMigration& m = it->second;
-      if (m.from_uri.empty()) m.from_uri = UriOf(m.from);
-      if (m.to_uri.empty() && !m.to.empty()) m.to_uri = UriOf(m.to);
-      if (m.from_uri.empty()) {
-        ++it;
-        continue;
-      }
-      auto& probe = external_probes_[m.vm_uuid];
-      if (!probe.valid()) {
-        probe = RunDetached([act = actuator_, m] {
-          ExternalProbe p;
-          auto jobs = act->ActiveJobs(m.from_uri);
-          if (!jobs.ok()) return p;
-          p.answered = true;
-          for (const auto& j : *jobs) p.job_running |= j.vm_uuid == m.vm_uuid;
-          if (p.job_running) return p;
-          if (!m.to_uri.empty()) {
-            auto on_to = act->IsRunningOn(m.to_uri, m.vm_uuid);
-            if (on_to.ok() && *on_to) p.where = m.to;
-          }
-          if (p.where.empty()) {
-            auto on_from = act->IsRunningOn(m.from_uri, m.vm_uuid);
-            if (on_from.ok() && *on_from) p.where = m.from;
-          }
-          return p;
-        });
-        ++it;
-        continue;
-      }
-      if (!Ready(probe)) {
-        ++it;
-        continue;
-      }
-      const ExternalProbe p = probe.get();
-      external_probes_.erase(m.vm_uuid);
-      if (!p.answered || p.job_running) {
-        ++it;
-        continue;
-      }
-      const std::string where = p.where;
-      const bool ours = !m.id.empty();
-      if (ours) {
-        const bool moved = !where.empty() && where == m.to;
-        Record({{"event", moved ? "migration_finished" : "migration_failed"},
-                {"id", m.id},
-                {"vm", m.vm_name},
-                {"vm_uuid", m.vm_uuid},
-                {"from", m.from},
-                {"to", m.to},
-                {"vm_on", where},
-                {"at_ms", NowMs()},
-                {"reconciled", true},
-                {"detail", "outcome found in libvirt after a balancer restart"}});
-        BLOG(kInfo) << "reconciled migration " << m.id << " of " << m.vm_name << ": "
-                    << (moved ? "it completed" : "it did not complete") << "; " << m.vm_name
-                    << " runs on " << (where.empty() ? "no known host" : where);
-        if (moved) {
-          recent_.push_back({m.vm_uuid, m.from, m.to, WallClock::now()});
-          AfterMove(m.vm_uuid, m.from, m.to);
-        }
-      }
-      it = external_.erase(it);
+  if (!msg->has_value()) return false;
+  const ReceivedMessage& m = **msg;
+  DecodeResult d = DecodeHostSample(m.payload, m.topic);
+  decode_stats_.Count(d);
+  if (metrics_) {
+    if (d.ok()) {
+      metrics_->OnSample(d.sample().vms.size());
+    } else {
+      metrics_->OnDecodeError(d.failure().reason);
     }
   }
-
-  static long long NowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               WallClock::now().time_since_epoch())
-        .count();
-  }
-
-  // Ready to plan: every host heard from has been checked for running jobs, and every
-  // migration left by a previous run is resolved.
-  bool Reconciled() const {
-    if (!external_.empty()) {
-      for (const auto& [uuid, m] : external_) {
-        if (!m.id.empty()) return false;  // ours from a previous run: wait for the outcome
-      }
-    }
-    for (const auto& [name, h] : model_.hosts()) {
-      if (!h.stale && reconciled_hosts_.count(name) == 0) return false;
-    }
+  if (!d.ok()) {
+    BLOG(kWarning) << "rejected a sample on topic '" << m.topic.substr(0, 64)
+                   << "': " << DecodeErrorName(d.failure().reason) << ": " << d.failure().detail;
     return true;
   }
+  if (recorder_) RecordSample(m.payload);
+  const std::string& name = d.sample().host.name;
+  const HostView* before = model_.host(name);
+  const bool known = before != nullptr;
+  const bool was_stale = known && before->stale;
+  model_.Ingest(d.sample(), SteadyClock::now());
+  if (!known) {
+    BLOG(kInfo) << "host '" << name << "' joined (" << d.sample().host.libvirt_uri << ", "
+                << d.sample().vms.size() << " VMs)";
+  } else if (was_stale && !model_.host(name)->stale) {
+    // Ingest clears the flag, so UpdateStaleness never sees this transition.
+    BLOG(kWarning) << "host '" << name << "' is fresh again";
+    Record({{"event", "host_fresh"}, {"host", name}});
+  }
+  return true;
+}
 
-  // --- planning and actuation -----------------------------------------------------------
+void Balancer::RecordSample(std::string_view payload) {
+  const auto unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  Status st = recorder_->Append(payload, unix_ns);
+  if (st.ok() && recorder_->bytes() < config_.record_max_bytes) return;
+  if (st.ok()) {
+    BLOG(kWarning) << "recording " << config_.record_file << " reached record_max_bytes ("
+                   << recorder_->bytes() << " bytes, " << recorder_->records()
+                   << " samples): recording stopped; restart the balancer for a new one";
+  } else {
+    BLOG(kError) << "recording " << config_.record_file << ": " << st.message()
+                 << ": recording stopped";
+  }
+  StopRecording();
+}
 
-  void PlanRound() {
-    if (model_.hosts().empty()) return;
-    if (!Reconciled()) {
-      if (!said_reconciling_) BLOG(kInfo) << "not planning yet: reconciling with libvirt";
-      said_reconciling_ = true;
-      return;
+void Balancer::FlushRecording() {
+  if (!recorder_) return;
+  Status st = recorder_->Flush();
+  if (st.ok()) return;
+  BLOG(kError) << "recording " << config_.record_file << ": " << st.message()
+               << ": recording stopped";
+  StopRecording();
+}
+
+void Balancer::StopRecording() {
+  (void)recorder_->Flush();
+  Record({{"event", "recording_stopped"},
+          {"file", config_.record_file},
+          {"samples", recorder_->records()},
+          {"bytes", recorder_->bytes()}});
+  recorder_.reset();
+}
+
+std::pair<std::int64_t, std::int64_t> Balancer::StatOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {0, 0};
+  return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(st.st_size)};
+}
+
+void Balancer::WatchPolicyFile() {
+  auto now = StatOf(config_.policy_file);
+  if (now != policy_stat_) {
+    policy_stat_ = now;
+    ReloadPolicy("file changed");
+  }
+}
+
+void Balancer::ReloadPolicy(const std::string& why) {
+  const auto before = policy_store_.current();
+  Status st = policy_store_.Reload(config_.policy_file);
+  if (metrics_) metrics_->OnPolicyReload(st.ok());
+  UpdatePolicyMetrics(st.ok());
+  if (!st.ok()) {
+    ++policy_reload_failures_;
+    BLOG(kError) << "policy reload (" << why << ") failed; keeping policy '" << before->name
+                 << "' generation " << policy_store_.generation() << ":\n"
+                 << st.message();
+    Record({{"event", "policy_rejected"},
+            {"file", config_.policy_file},
+            {"error", st.message()},
+            {"kept_generation", policy_store_.generation()}});
+    return;
+  }
+  const auto after = policy_store_.current();
+  BLOG(kInfo) << "policy reloaded (" << why << "): '" << after->name << "' generation "
+              << policy_store_.generation() << ", mode " << core::ModeName(after->mode);
+  Record({{"event", "policy_reloaded"},
+          {"file", config_.policy_file},
+          {"policy", after->name},
+          {"generation", policy_store_.generation()},
+          {"mode", core::ModeName(after->mode)}});
+}
+
+void Balancer::ReconcileFromJournal() {
+  std::map<std::string, nlohmann::json> open;
+  const auto now = WallClock::now();
+  const auto return_cooldown = policy_store_.current()->limits.return_cooldown;
+  for (auto& r : Journal::ReadAll(config_.journal_file)) {
+    const std::string ev = r.value("event", "");
+    const std::string id = r.value("id", "");
+    if (ev == "migration_started") {
+      open[id] = r;
+    } else if (ev == "migration_finished" || ev == "migration_failed" ||
+               ev == "migration_aborted") {
+      open.erase(id);
+      if (ev == "migration_finished") RememberFinished(r, now, return_cooldown);
     }
-    said_reconciling_ = false;
-    const auto policy = policy_store_.current();
-    const auto wall_now = WallClock::now();
-    PruneRecent(wall_now, policy->limits.return_cooldown);
+  }
+  for (auto& [id, r] : open) {
+    ExternalMigration m{id,
+                        r.value("vm_uuid", ""),
+                        r.value("vm", ""),
+                        r.value("from", ""),
+                        r.value("to", ""),
+                        r.value("from_uri", ""),
+                        r.value("to_uri", "")};
+    BLOG(kWarning) << "the journal has migration " << id << " of " << m.vm_name << " from "
+                   << m.from << " to " << m.to
+                   << " started but not finished (the balancer stopped meanwhile): "
+                      "checking libvirt before planning";
+    external_[m.vm_uuid] = std::move(m);
+  }
+  // Our own ids continue after the journal's.
+  next_id_ = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+}
 
-    const core::ClusterState state = Snapshot();
-    const auto t0 = SteadyClock::now();
-    core::Plan plan = core::MakePlan(state, *policy, wall_now);
-    const auto t1 = SteadyClock::now();
-    imbalance_ = core::LoadStdDev(state, *policy);
-    last_plan_ = plan;
-    ++plans_;
-    if (metrics_) {
-      // Decision latency: from the newest sample the plan saw to the plan.
-      std::optional<std::chrono::nanoseconds> latency;
-      for (const auto& [name, h] : model_.hosts()) {
-        if (h.stale) continue;
-        auto l = t1 - h.last_seen;
-        if (!latency || l < *latency) latency = l;
+void Balancer::RememberFinished(const nlohmann::json& r, WallClock::time_point now,
+                                std::chrono::seconds keep) {
+  // The journal's "ts" is RFC 3339; the finish time in ms since the epoch is stored too.
+  const auto at = WallClock::time_point(std::chrono::milliseconds(r.value("at_ms", 0LL)));
+  if (now - at > keep) return;
+  recent_.push_back({r.value("vm_uuid", ""), r.value("from", ""), r.value("to", ""), at});
+}
+
+void Balancer::ReconcileNewHosts() {
+  for (const auto& [name, h] : model_.hosts()) {
+    if (h.stale || reconciled_hosts_.count(name) != 0) continue;
+    auto& q = host_queries_[name];
+    if (!q.result.valid()) {
+      q.result = RunDetached(
+          [act = actuator_, uri = h.identity.libvirt_uri] { return act->ActiveJobs(uri); });
+      q.started = SteadyClock::now();
+      continue;
+    }
+    if (!Ready(q.result)) {
+      if (!q.warned && SteadyClock::now() - q.started > kReconcileWait) {
+        // Planning without this host's answer is still safe from duplicates: libvirt
+        // refuses to start a second migration job on a domain that has one.
+        BLOG(kWarning) << "libvirt on host '" << name << "' has not said within "
+                       << kReconcileWait.count() << " s whether a migration runs there; "
+                       << "planning anyway";
+        Record({{"event", "reconcile_timeout"}, {"host", name}});
+        q.warned = true;
+        reconciled_hosts_.insert(name);
       }
-      metrics_->OnPlan(plan, t1 - t0, latency);
+      continue;
     }
-
-    JournalPlanChanges(plan);
-    prev_skip_keys_ = std::exchange(skip_keys_, {});
-    if (plan.mode != core::Mode::kAutomatic || paused_) return;
-    for (const core::Move& m : plan.moves) StartMove(m, *policy);
-  }
-
-  core::ClusterState Snapshot() const {
-    SnapshotInputs in;
-    in.model = &model_;
-    for (const auto& p : actuator_->InFlight()) {
-      in.in_flight.push_back({p.request.vm_uuid, p.request.from_host, p.request.to_host});
+    auto jobs = q.result.get();
+    host_queries_.erase(name);
+    if (!jobs.ok()) {
+      BLOG(kWarning) << "cannot check host '" << name
+                     << "' for running migrations: " << jobs.status().message();
+      continue;  // asked again next second; no plan until it answers
     }
-    for (const auto& [uuid, m] : external_) in.in_flight.push_back({uuid, m.from, m.to});
-    in.recent = recent_;
-    in.maintenance_hosts = maintenance_;
-    return BuildClusterState(in);
-  }
-
-  // Journals what changed since the last round: new recommendations or unrelieved
-  // hotspots (an unchanged situation is not written again every interval).
-  void JournalPlanChanges(const core::Plan& plan) {
-    std::set<std::string> keys;
-    for (const auto& m : plan.moves) {
-      const std::string key = "move:" + m.vm_uuid + ">" + m.to;
-      keys.insert(key);
-      if (last_keys_.count(key) != 0) continue;
-      if (plan.mode == core::Mode::kRecommend) {
-        BLOG(kInfo) << "recommend (not moving, mode recommend): " << m.explanation;
-        if (metrics_) metrics_->OnRecommended(m);
-        auto j = MoveJson(m);
-        j["event"] = "recommended";
-        Record(j);
-      }
+    reconciled_hosts_.insert(name);
+    for (const ActiveJob& j : *jobs) {
+      if (external_.count(j.vm_uuid) != 0 || OurInFlight(j.vm_uuid)) continue;
+      BLOG(kWarning) << "host '" << name << "' has a job running on " << j.vm_name
+                     << " that this balancer did not start: it will not be moved until the "
+                        "job ends";
+      external_[j.vm_uuid] = {"", j.vm_uuid, j.vm_name, name, "", h.identity.libvirt_uri, ""};
+      Record({{"event", "external_job_seen"}, {"vm", j.vm_name}, {"host", name}});
     }
-    for (const auto& u : plan.unrelieved) {
-      const std::string key = "unrelieved:" + std::string(core::StrategyName(u.strategy)) + ":" +
-                              u.host + ":" + std::string(core::BlockerName(u.main_blocker));
-      keys.insert(key);
-      if (last_keys_.count(key) != 0) continue;
-      BLOG(kWarning) << "unrelieved: " << u.explanation;
-      auto j = UnrelievedJson(u);
-      j["event"] = "unrelieved";
-      Record(j);
+  }
+}
+
+bool Balancer::OurInFlight(const std::string& uuid) const {
+  for (const auto& p : actuator_->InFlight()) {
+    if (p.request.vm_uuid == uuid) return true;
+  }
+  return false;
+}
+
+std::string Balancer::UriOf(const std::string& host) const {
+  const HostView* h = model_.host(host);
+  return h ? h->identity.libvirt_uri : "";
+}
+
+void Balancer::WatchExternal() {
+  for (auto it = external_.begin(); it != external_.end();) {
+    ExternalMigration& m = it->second;
+    if (m.from_uri.empty()) m.from_uri = UriOf(m.from);
+    if (m.to_uri.empty() && !m.to.empty()) m.to_uri = UriOf(m.to);
+    if (m.from_uri.empty()) {
+      ++it;
+      continue;
     }
-    last_keys_ = std::move(keys);
-  }
-
-  void StartMove(const core::Move& m, const core::Policy& policy) {
-    const HostView* from = model_.host(m.from);
-    const HostView* to = model_.host(m.to);
-    auto skip = [&](const std::string& code, const std::string& why) {
-      if (metrics_) metrics_->OnSkipped(code);
-      // Said once while the situation lasts, not every round.
-      const std::string key = m.vm_uuid + ">" + m.to + ":" + why;
-      skip_keys_.insert(key);
-      if (prev_skip_keys_.count(key) != 0) return;
-      BLOG(kWarning) << "skipping the move of " << m.vm_name << " to " << m.to << ": " << why;
-      auto j = MoveJson(m);
-      j["event"] = "skipped";
-      j["skip_reason"] = why;
-      Record(j);
-    };
-    if (from == nullptr || to == nullptr) return skip("host_unknown", "host unknown");
-    const auto now = SteadyClock::now();
-    auto pair = pair_backoff_.find({m.from, m.to});
-    if (pair != pair_backoff_.end() && now < pair->second.until) {
-      return skip("pair_backoff", "migrations from " + m.from + " to " + m.to +
-                                      " failed recently (" + pair->second.last_error +
-                                      "); backing off");
-    }
-    auto vm_fail = failed_vms_.find(m.vm_uuid);
-    if (vm_fail != failed_vms_.end() && now < vm_fail->second) {
-      return skip("vm_failed_recently",
-                  "its last migration failed; waiting before trying it again");
-    }
-    MigrationRequest req = RequestFor(m.vm_uuid, m.vm_name, *from, *to, policy);
-    req.strategy = std::string(core::StrategyName(m.reason.strategy));
-    auto j = MoveJson(m);
-    if (!Launch(req, std::move(j)).ok()) return;
-    if (metrics_) metrics_->OnMigrationStarted(m);
-    BLOG(kInfo) << "migrating " << m.vm_name << " from " << m.from << " to " << m.to << " ("
-                << req.id << "): " << m.explanation;
-  }
-
-  MigrationRequest RequestFor(const std::string& uuid, const std::string& name,
-                              const HostView& from, const HostView& to,
-                              const core::Policy& policy) {
-    MigrationRequest req;
-    req.id = "m-" + std::to_string(next_id_++);
-    req.vm_uuid = uuid;
-    req.vm_name = name;
-    req.from_host = from.identity.name;
-    req.to_host = to.identity.name;
-    req.from_uri = from.identity.libvirt_uri;
-    req.to_uri = to.identity.libvirt_uri;
-    req.to_migration_address = to.identity.migration_address;
-    req.options = MigrationOptionsOf(policy);
-    return req;
-  }
-
-  // Journals the start (durable before the move begins: a crash right after leaves a record
-  // to reconcile), then hands the request to the actuator.
-  Status Launch(const MigrationRequest& req, nlohmann::json j) {
-    j["event"] = "migration_started";
-    j["id"] = req.id;
-    j["vm"] = req.vm_name;
-    j["vm_uuid"] = req.vm_uuid;
-    j["from"] = req.from_host;
-    j["to"] = req.to_host;
-    j["from_uri"] = req.from_uri;
-    j["to_uri"] = req.to_uri;
-    Record(j);
-    Status st = actuator_->Start(req);
-    if (!st.ok()) {
-      Record({{"event", "migration_failed"},
-              {"id", req.id},
-              {"vm", req.vm_name},
-              {"vm_uuid", req.vm_uuid},
-              {"from", req.from_host},
-              {"to", req.to_host},
-              {"error", st.message()},
-              {"at_ms", NowMs()}});
-    }
-    return st;
-  }
-
-  static MigrationOptions MigrationOptionsOf(const core::Policy& policy) {
-    MigrationOptions o;
-    o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(policy.migration.timeout);
-    o.bandwidth_mib_per_second =
-        static_cast<std::uint64_t>(policy.migration.bandwidth_mib_per_second);
-    o.max_downtime = policy.migration.max_downtime;
-    return o;
-  }
-
-  void CollectFinished() {
-    for (MigrationResult& r : actuator_->TakeFinished()) {
-      const auto& q = r.request;
-      nlohmann::json j = {{"id", q.id},
-                          {"vm", q.vm_name},
-                          {"vm_uuid", q.vm_uuid},
-                          {"from", q.from_host},
-                          {"to", q.to_host},
-                          {"vm_on", r.vm_on},
-                          {"duration_ms", r.duration.count()},
-                          {"bytes", r.bytes},
-                          {"at_ms", NowMs()}};
-      if (r.downtime) j["downtime_ms"] = r.downtime->count();
-      if (!r.error.empty()) j["error"] = r.error;
-      if (metrics_) {
-        metrics_->OnMigrationFinished(MigrationOutcomeName(r.outcome), q.strategy, r.duration,
-                                      r.downtime, r.bytes);
-      }
-      switch (r.outcome) {
-        case MigrationOutcome::kSucceeded:
-          j["event"] = "migration_finished";
-          BLOG(kInfo) << "migrated " << q.vm_name << " from " << q.from_host << " to " << q.to_host
-                      << " in " << r.duration.count() << " ms"
-                      << (r.downtime ? " (downtime " + std::to_string(r.downtime->count()) + " ms)"
-                                     : "");
-          recent_.push_back({q.vm_uuid, q.from_host, q.to_host, WallClock::now()});
-          pair_backoff_.erase({q.from_host, q.to_host});
-          AfterMove(q.vm_uuid, q.from_host, q.to_host);
-          break;
-        case MigrationOutcome::kFailed:
-        case MigrationOutcome::kAborted: {
-          j["event"] =
-              r.outcome == MigrationOutcome::kAborted ? "migration_aborted" : "migration_failed";
-          BLOG(kError) << "migration of " << q.vm_name << " from " << q.from_host << " to "
-                       << q.to_host << " " << MigrationOutcomeName(r.outcome) << ": " << r.error
-                       << "; " << q.vm_name << " runs on "
-                       << (r.vm_on.empty() ? "no host found" : r.vm_on);
-          auto& b = pair_backoff_[{q.from_host, q.to_host}];
-          const auto first = policy_store_.current()->migration.failure_backoff;
-          b.delay =
-              std::min(b.delay.count() == 0 ? first : b.delay * 2, std::chrono::seconds(1800));
-          b.until = SteadyClock::now() + b.delay;
-          b.last_error = r.error;
-          failed_vms_[q.vm_uuid] = SteadyClock::now() + b.delay;
-          // The hosts' samples from during the attempt are not worth acting on.
-          model_.ClearHistory(q.from_host);
-          model_.ClearHistory(q.to_host);
-          break;
+    auto& probe = external_probes_[m.vm_uuid];
+    if (!probe.valid()) {
+      probe = RunDetached([act = actuator_, m] {
+        ExternalProbe p;
+        auto jobs = act->ActiveJobs(m.from_uri);
+        if (!jobs.ok()) return p;
+        p.answered = true;
+        for (const auto& j : *jobs) p.job_running |= j.vm_uuid == m.vm_uuid;
+        if (p.job_running) return p;
+        if (!m.to_uri.empty()) {
+          auto on_to = act->IsRunningOn(m.to_uri, m.vm_uuid);
+          if (on_to.ok() && *on_to) p.where = m.to;
         }
+        if (p.where.empty()) {
+          auto on_from = act->IsRunningOn(m.from_uri, m.vm_uuid);
+          if (on_from.ok() && *on_from) p.where = m.from;
+        }
+        return p;
+      });
+      ++it;
+      continue;
+    }
+    if (!Ready(probe)) {
+      ++it;
+      continue;
+    }
+    const ExternalProbe p = probe.get();
+    external_probes_.erase(m.vm_uuid);
+    if (!p.answered || p.job_running) {
+      ++it;
+      continue;
+    }
+    const std::string where = p.where;
+    const bool ours = !m.id.empty();
+    if (ours) {
+      const bool moved = !where.empty() && where == m.to;
+      Record({{"event", moved ? "migration_finished" : "migration_failed"},
+              {"id", m.id},
+              {"vm", m.vm_name},
+              {"vm_uuid", m.vm_uuid},
+              {"from", m.from},
+              {"to", m.to},
+              {"vm_on", where},
+              {"at_ms", NowMs()},
+              {"reconciled", true},
+              {"detail", "outcome found in libvirt after a balancer restart"}});
+      BLOG(kInfo) << "reconciled migration " << m.id << " of " << m.vm_name << ": "
+                  << (moved ? "it completed" : "it did not complete") << "; " << m.vm_name
+                  << " runs on " << (where.empty() ? "no known host" : where);
+      if (moved) {
+        recent_.push_back({m.vm_uuid, m.from, m.to, WallClock::now()});
+        AfterMove(m.vm_uuid, m.from, m.to);
       }
+    }
+    it = external_.erase(it);
+  }
+}
+
+long long Balancer::NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(WallClock::now().time_since_epoch())
+      .count();
+}
+
+bool Balancer::Reconciled() const {
+  if (!external_.empty()) {
+    for (const auto& [uuid, m] : external_) {
+      if (!m.id.empty()) return false;  // ours from a previous run: wait for the outcome
+    }
+  }
+  for (const auto& [name, h] : model_.hosts()) {
+    if (!h.stale && reconciled_hosts_.count(name) == 0) return false;
+  }
+  return true;
+}
+
+void Balancer::PlanRound() {
+  if (model_.hosts().empty()) return;
+  if (!Reconciled()) {
+    if (!said_reconciling_) BLOG(kInfo) << "not planning yet: reconciling with libvirt";
+    said_reconciling_ = true;
+    return;
+  }
+  said_reconciling_ = false;
+  const auto policy = policy_store_.current();
+  const auto wall_now = WallClock::now();
+  PruneRecent(wall_now, policy->limits.return_cooldown);
+
+  const core::ClusterState state = Snapshot();
+  const auto t0 = SteadyClock::now();
+  core::Plan plan = core::MakePlan(state, *policy, wall_now);
+  const auto t1 = SteadyClock::now();
+  imbalance_ = core::LoadStdDev(state, *policy);
+  last_plan_ = plan;
+  ++plans_;
+  if (metrics_) {
+    // Decision latency: from the newest sample the plan saw to the plan.
+    std::optional<std::chrono::nanoseconds> latency;
+    for (const auto& [name, h] : model_.hosts()) {
+      if (h.stale) continue;
+      auto l = t1 - h.last_seen;
+      if (!latency || l < *latency) latency = l;
+    }
+    metrics_->OnPlan(plan, t1 - t0, latency);
+  }
+
+  JournalPlanChanges(plan);
+  prev_skip_keys_ = std::exchange(skip_keys_, {});
+  if (plan.mode != core::Mode::kAutomatic || paused_) return;
+  for (const core::Move& m : plan.moves) StartMove(m, *policy);
+}
+
+core::ClusterState Balancer::Snapshot() const {
+  SnapshotInputs in;
+  in.model = &model_;
+  for (const auto& p : actuator_->InFlight()) {
+    in.in_flight.push_back({p.request.vm_uuid, p.request.from_host, p.request.to_host});
+  }
+  for (const auto& [uuid, m] : external_) in.in_flight.push_back({uuid, m.from, m.to});
+  in.recent = recent_;
+  in.maintenance_hosts = maintenance_;
+  return BuildClusterState(in);
+}
+
+void Balancer::JournalPlanChanges(const core::Plan& plan) {
+  std::set<std::string> keys;
+  for (const auto& m : plan.moves) {
+    const std::string key = "move:" + m.vm_uuid + ">" + m.to;
+    keys.insert(key);
+    if (last_keys_.count(key) != 0) continue;
+    if (plan.mode == core::Mode::kRecommend) {
+      BLOG(kInfo) << "recommend (not moving, mode recommend): " << m.explanation;
+      if (metrics_) metrics_->OnRecommended(m);
+      auto j = MoveJson(m);
+      j["event"] = "recommended";
       Record(j);
     }
   }
-
-  // A VM moved: the model follows at once, and both hosts' history restarts.
-  void AfterMove(const std::string& uuid, const std::string& from, const std::string& to) {
-    model_.MoveVm(uuid, to);
-    model_.ClearHistory(from);
-    model_.ClearHistory(to);
+  for (const auto& u : plan.unrelieved) {
+    const std::string key = "unrelieved:" + std::string(core::StrategyName(u.strategy)) + ":" +
+                            u.host + ":" + std::string(core::BlockerName(u.main_blocker));
+    keys.insert(key);
+    if (last_keys_.count(key) != 0) continue;
+    BLOG(kWarning) << "unrelieved: " << u.explanation;
+    auto j = UnrelievedJson(u);
+    j["event"] = "unrelieved";
+    Record(j);
   }
+  last_keys_ = std::move(keys);
+}
 
-  void PruneRecent(WallClock::time_point now, std::chrono::seconds keep) {
-    std::erase_if(recent_,
-                  [&](const core::FinishedMigration& f) { return now - f.finished_at > keep; });
+void Balancer::StartMove(const core::Move& m, const core::Policy& policy) {
+  const HostView* from = model_.host(m.from);
+  const HostView* to = model_.host(m.to);
+  auto skip = [&](const std::string& code, const std::string& why) {
+    if (metrics_) metrics_->OnSkipped(code);
+    // Said once while the situation lasts, not every round.
+    const std::string key = m.vm_uuid + ">" + m.to + ":" + why;
+    skip_keys_.insert(key);
+    if (prev_skip_keys_.count(key) != 0) return;
+    BLOG(kWarning) << "skipping the move of " << m.vm_name << " to " << m.to << ": " << why;
+    auto j = MoveJson(m);
+    j["event"] = "skipped";
+    j["skip_reason"] = why;
+    Record(j);
+  };
+  if (from == nullptr || to == nullptr) return skip("host_unknown", "host unknown");
+  const auto now = SteadyClock::now();
+  auto pair = pair_backoff_.find({m.from, m.to});
+  if (pair != pair_backoff_.end() && now < pair->second.until) {
+    return skip("pair_backoff", "migrations from " + m.from + " to " + m.to + " failed recently (" +
+                                    pair->second.last_error + "); backing off");
   }
+  auto vm_fail = failed_vms_.find(m.vm_uuid);
+  if (vm_fail != failed_vms_.end() && now < vm_fail->second) {
+    return skip("vm_failed_recently", "its last migration failed; waiting before trying it again");
+  }
+  MigrationRequest req = RequestFor(m.vm_uuid, m.vm_name, *from, *to, policy);
+  req.strategy = std::string(core::StrategyName(m.reason.strategy));
+  auto j = MoveJson(m);
+  if (!Launch(req, std::move(j)).ok()) return;
+  if (metrics_) metrics_->OnMigrationStarted(m);
+  BLOG(kInfo) << "migrating " << m.vm_name << " from " << m.from << " to " << m.to << " (" << req.id
+              << "): " << m.explanation;
+}
 
-  // --- control endpoint (ballastctl) ----------------------------------------------------
+MigrationRequest Balancer::RequestFor(const std::string& uuid, const std::string& name,
+                                      const HostView& from, const HostView& to,
+                                      const core::Policy& policy) {
+  MigrationRequest req;
+  req.id = "m-" + std::to_string(next_id_++);
+  req.vm_uuid = uuid;
+  req.vm_name = name;
+  req.from_host = from.identity.name;
+  req.to_host = to.identity.name;
+  req.from_uri = from.identity.libvirt_uri;
+  req.to_uri = to.identity.libvirt_uri;
+  req.to_migration_address = to.identity.migration_address;
+  req.options = MigrationOptionsOf(policy);
+  return req;
+}
 
-  static constexpr std::uint32_t kControlApiVersion = 1;
-  static constexpr std::chrono::seconds kReconcileWait{15};
+Status Balancer::Launch(const MigrationRequest& req, nlohmann::json j) {
+  j["event"] = "migration_started";
+  j["id"] = req.id;
+  j["vm"] = req.vm_name;
+  j["vm_uuid"] = req.vm_uuid;
+  j["from"] = req.from_host;
+  j["to"] = req.to_host;
+  j["from_uri"] = req.from_uri;
+  j["to_uri"] = req.to_uri;
+  Record(j);
+  Status st = actuator_->Start(req);
+  if (!st.ok()) {
+    Record({{"event", "migration_failed"},
+            {"id", req.id},
+            {"vm", req.vm_name},
+            {"vm_uuid", req.vm_uuid},
+            {"from", req.from_host},
+            {"to", req.to_host},
+            {"error", st.message()},
+            {"at_ms", NowMs()}});
+  }
+  return st;
+}
 
-  void ServeControl() {
-    if (!control_) return;
-    for (int i = 0; i < 16; ++i) {  // bounded per iteration: ingest never starves
-      auto m = control_->Poll(std::chrono::milliseconds(0));
-      if (!m) return;
-      control::ControlReply reply = HandleControl(*m);
-      reply.set_api_version(kControlApiVersion);
-      Status st = control_->Reply(m->peer, reply.SerializeAsString());
-      if (!st.ok()) BLOG(kWarning) << st.message();
+MigrationOptions Balancer::MigrationOptionsOf(const core::Policy& policy) {
+  MigrationOptions o;
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(policy.migration.timeout);
+  o.bandwidth_mib_per_second =
+      static_cast<std::uint64_t>(policy.migration.bandwidth_mib_per_second);
+  o.max_downtime = policy.migration.max_downtime;
+  return o;
+}
+
+void Balancer::CollectFinished() {
+  for (MigrationResult& r : actuator_->TakeFinished()) {
+    const auto& q = r.request;
+    nlohmann::json j = {{"id", q.id},
+                        {"vm", q.vm_name},
+                        {"vm_uuid", q.vm_uuid},
+                        {"from", q.from_host},
+                        {"to", q.to_host},
+                        {"vm_on", r.vm_on},
+                        {"duration_ms", r.duration.count()},
+                        {"bytes", r.bytes},
+                        {"at_ms", NowMs()}};
+    if (r.downtime) j["downtime_ms"] = r.downtime->count();
+    if (!r.error.empty()) j["error"] = r.error;
+    if (metrics_) {
+      metrics_->OnMigrationFinished(MigrationOutcomeName(r.outcome), q.strategy, r.duration,
+                                    r.downtime, r.bytes);
     }
-  }
-
-  static control::ControlReply Ok(const nlohmann::json& payload) {
-    control::ControlReply r;
-    r.set_ok(true);
-    r.set_payload_json(payload.dump());
-    return r;
-  }
-  static control::ControlReply Error(const std::string& code, const std::string& message,
-                                     const nlohmann::json& payload = nullptr) {
-    control::ControlReply r;
-    r.set_ok(false);
-    r.set_error_code(code);
-    r.set_error(message);
-    if (!payload.is_null()) r.set_payload_json(payload.dump());
-    return r;
-  }
-
-  control::ControlReply HandleControl(const ControlMessage& m) {
-    control::ControlRequest req;
-    if (!req.ParseFromString(m.payload)) {
-      BLOG(kWarning) << "malformed control request from admin '" << m.admin << "' ("
-                     << m.payload.size() << " bytes)";
-      return Error("bad_request", "malformed request: not a ballast.control.ControlRequest");
-    }
-    if (req.api_version() != kControlApiVersion) {
-      return Error("unsupported_version", "this balancer speaks control API version " +
-                                              std::to_string(kControlApiVersion) + ", not " +
-                                              std::to_string(req.api_version()));
-    }
-    BLOG(kDebug) << "control request " << req.verb_case() << " from admin '" << m.admin << "'";
-    switch (req.verb_case()) {
-      case control::ControlRequest::kStatus:
-        return Ok(StatusJson(SteadyClock::now()));
-      case control::ControlRequest::kPlan:
-        return Ok(PlanNow(*policy_store_.current()));
-      case control::ControlRequest::kExplain:
-        return Explain(req.explain().vm());
-      case control::ControlRequest::kMigrate:
-        return Migrate(req.migrate(), m.admin);
-      case control::ControlRequest::kDrain:
-        return Drain(req.drain().host(), true, m.admin);
-      case control::ControlRequest::kUndrain:
-        return Drain(req.undrain().host(), false, m.admin);
-      case control::ControlRequest::kPause:
-        return Pause(true, req.pause().reason(), m.admin);
-      case control::ControlRequest::kResume:
-        return Pause(false, "", m.admin);
-      case control::ControlRequest::kHistory:
-        return History(req.history());
-      case control::ControlRequest::kPolicyDiff:
-        return PolicyDiff(req.policy_diff());
-      case control::ControlRequest::VERB_NOT_SET:
+    switch (r.outcome) {
+      case MigrationOutcome::kSucceeded:
+        j["event"] = "migration_finished";
+        BLOG(kInfo) << "migrated " << q.vm_name << " from " << q.from_host << " to " << q.to_host
+                    << " in " << r.duration.count() << " ms"
+                    << (r.downtime ? " (downtime " + std::to_string(r.downtime->count()) + " ms)"
+                                   : "");
+        recent_.push_back({q.vm_uuid, q.from_host, q.to_host, WallClock::now()});
+        pair_backoff_.erase({q.from_host, q.to_host});
+        AfterMove(q.vm_uuid, q.from_host, q.to_host);
         break;
-    }
-    return Error("bad_request", "request names no verb");
-  }
-
-  nlohmann::json PlanJson(const core::Plan& plan) const {
-    nlohmann::json moves = nlohmann::json::array();
-    nlohmann::json unrelieved = nlohmann::json::array();
-    for (const auto& mv : plan.moves) moves.push_back(MoveJson(mv));
-    for (const auto& u : plan.unrelieved) unrelieved.push_back(UnrelievedJson(u));
-    return {{"policy", plan.policy_name},
-            {"mode", core::ModeName(plan.mode)},
-            {"moves", moves},
-            {"unrelieved", unrelieved}};
-  }
-
-  // What `policy` would do now; moves nothing.
-  nlohmann::json PlanNow(const core::Policy& policy) const {
-    nlohmann::json j = PlanJson(core::MakePlan(Snapshot(), policy, WallClock::now()));
-    j["paused"] = paused_;
-    j["reconciled"] = Reconciled();
-    return j;
-  }
-
-  const VmView* FindVm(const std::string& key) const {
-    if (const VmView* v = model_.vm(key)) return v;
-    return model_.vm_by_name(key);
-  }
-
-  static bool RecordMentions(const nlohmann::json& r, const std::string& uuid,
-                             const std::string& name) {
-    return r.value("vm_uuid", "") == uuid || r.value("vm", "") == name;
-  }
-
-  control::ControlReply Explain(const std::string& key) {
-    const VmView* v = FindVm(key);
-    if (v == nullptr) return Error("not_found", "no VM named or with UUID '" + key + "'");
-    nlohmann::json decisions = nlohmann::json::array();
-    std::string why_here = "Ballast has not moved " + v->name +
-                           " (as far as its journal reaches): it runs where it was started";
-    std::map<std::string, nlohmann::json> started;
-    for (auto& r : Journal::ReadAll(config_.journal_file)) {
-      if (!RecordMentions(r, v->uuid, v->name)) continue;
-      if (r.value("event", "") == "migration_started") started[r.value("id", "")] = r;
-      if (r.value("event", "") == "migration_finished" && r.value("to", "") == v->host) {
-        const auto& s0 = started[r.value("id", "")];
-        why_here = "moved from " + r.value("from", std::string("?")) + " to " +
-                   r.value("to", std::string("?")) + " at " + r.value("ts", std::string("?")) +
-                   ": " + s0.value("explanation", std::string("(no explanation recorded)"));
+      case MigrationOutcome::kFailed:
+      case MigrationOutcome::kAborted: {
+        j["event"] =
+            r.outcome == MigrationOutcome::kAborted ? "migration_aborted" : "migration_failed";
+        BLOG(kError) << "migration of " << q.vm_name << " from " << q.from_host << " to "
+                     << q.to_host << " " << MigrationOutcomeName(r.outcome) << ": " << r.error
+                     << "; " << q.vm_name << " runs on "
+                     << (r.vm_on.empty() ? "no host found" : r.vm_on);
+        auto& b = pair_backoff_[{q.from_host, q.to_host}];
+        const auto first = policy_store_.current()->migration.failure_backoff;
+        b.delay = std::min(b.delay.count() == 0 ? first : b.delay * 2, std::chrono::seconds(1800));
+        b.until = SteadyClock::now() + b.delay;
+        b.last_error = r.error;
+        failed_vms_[q.vm_uuid] = SteadyClock::now() + b.delay;
+        // The hosts' samples from during the attempt are not worth acting on.
+        model_.ClearHistory(q.from_host);
+        model_.ClearHistory(q.to_host);
+        break;
       }
-      decisions.push_back(r);
     }
-    if (decisions.size() > 20) decisions.erase(decisions.begin(), decisions.end() - 20);
-    nlohmann::json now = nullptr;
-    for (const auto& mv : last_plan_.moves) {
-      if (mv.vm_uuid == v->uuid) now = MoveJson(mv);
-    }
-    const HostView* h = model_.host(v->host);
-    return Ok(
-        {{"vm", v->name},
-         {"uuid", v->uuid},
-         {"host", v->host},
-         {"state", VmStateName(v->state)},
-         {"vcpus", v->vcpus},
-         {"cpu_cores", v->cpu_cores ? nlohmann::json(*v->cpu_cores) : nlohmann::json(nullptr)},
-         {"memory_bytes", v->memory_bytes},
-         {"host_cpu_utilization", h ? h->cpu_utilization : 0.0},
-         {"host_memory_utilization", h ? h->memory_utilization : 0.0},
-         {"why_here", why_here},
-         {"planned_now", now},
-         {"in_flight", OurInFlight(v->uuid) || external_.count(v->uuid) != 0},
-         {"decisions", decisions}});
+    Record(j);
   }
+}
 
-  control::ControlReply Migrate(const control::MigrateRequest& r, const std::string& admin) {
-    const VmView* v = FindVm(r.vm());
-    if (v == nullptr) return Error("not_found", "no VM named or with UUID '" + r.vm() + "'");
-    const HostView* from = model_.host(v->host);
-    const HostView* to = model_.host(r.host());
-    if (to == nullptr) return Error("not_found", "no host named '" + r.host() + "'");
-    if (!Reconciled()) return Error("unavailable", "still reconciling with libvirt; try again");
-    const auto policy = policy_store_.current();
-    core::ManualMoveCheck check =
-        core::CheckManualMove(Snapshot(), *policy, WallClock::now(), v->uuid, r.host());
-    nlohmann::json rule = {
-        {"rule", check.rule}, {"forceable", check.forceable}, {"explanation", check.explanation}};
-    if (!check.allowed && !(r.force() && check.forceable)) {
-      BLOG(kWarning) << "refused manual move of " << v->name << " to " << r.host()
-                     << " asked by admin '" << admin << "': " << check.explanation;
-      Record({{"event", "manual_refused"},
-              {"vm", v->name},
-              {"vm_uuid", v->uuid},
-              {"from", v->host},
-              {"to", r.host()},
-              {"admin", admin},
-              {"rule", check.rule},
-              {"explanation", check.explanation},
-              {"force", r.force()}});
-      return Error(
-          "refused",
-          check.explanation + (check.forceable ? " (rule " + check.rule + "; --force overrides it)"
-                                               : " (rule " + check.rule + "; cannot be forced)"),
-          rule);
-    }
-    MigrationRequest req = RequestFor(v->uuid, v->name, *from, *to, *policy);
-    req.strategy = "manual";
-    std::string why = "Manual move of " + v->name + " from " + v->host + " to " + r.host() +
-                      " asked by admin '" + admin + "'";
-    if (!check.allowed) why += "; rule " + check.rule + " overridden with --force";
-    nlohmann::json j = {{"manual", true},
-                        {"admin", admin},
-                        {"forced", !check.allowed},
-                        {"explanation", why + "."},
-                        {"reason", {{"strategy", "manual"}, {"overridden_rule", check.rule}}}};
-    Status st = Launch(req, std::move(j));
-    if (!st.ok()) return Error("unavailable", st.message());
-    BLOG(kInfo) << why << " (" << req.id << ")";
-    return Ok({{"id", req.id},
-               {"vm", v->name},
-               {"from", v->host},
-               {"to", r.host()},
-               {"forced", !check.allowed},
-               {"explanation", why + "."}});
-  }
+void Balancer::AfterMove(const std::string& uuid, const std::string& from, const std::string& to) {
+  model_.MoveVm(uuid, to);
+  model_.ClearHistory(from);
+  model_.ClearHistory(to);
+}
 
-  control::ControlReply Drain(const std::string& host, bool drain, const std::string& admin) {
-    const HostView* h = model_.host(host);
-    // A host already in maintenance (from the state file) may not have reported yet after a
-    // restart: that is not an error.
-    if (h == nullptr && drain && maintenance_.count(host) == 0) {
-      return Error("not_found", "no host named '" + host + "'");
-    }
-    const bool changed = drain ? maintenance_.insert(host).second : maintenance_.erase(host) > 0;
-    if (changed) {
-      SaveState();
-      Record({{"event", drain ? "drain_requested" : "undrain_requested"},
-              {"host", host},
-              {"admin", admin}});
-      BLOG(kInfo) << "host '" << host << "' " << (drain ? "put into" : "taken out of")
-                  << " maintenance by admin '" << admin << "'";
-    }
-    nlohmann::json warnings = nlohmann::json::array();
-    const auto policy = policy_store_.current();
-    if (drain) {
-      if (std::find(policy->strategies.begin(), policy->strategies.end(),
-                    core::StrategyKind::kDrain) == policy->strategies.end()) {
-        warnings.push_back("the policy's strategies do not include drain: nothing will move");
-      }
-      if (policy->mode != core::Mode::kAutomatic) {
-        warnings.push_back("the policy's mode is " + std::string(core::ModeName(policy->mode)) +
-                           ": nothing will move");
-      }
-      if (paused_) warnings.push_back("automation is paused: nothing will move until resume");
-    }
-    return Ok({{"host", host},
-               {"maintenance", drain},
-               {"changed", changed},
-               {"vms_left", h ? h->vm_uuids.size() : 0},
-               {"warnings", warnings}});
-  }
+void Balancer::PruneRecent(WallClock::time_point now, std::chrono::seconds keep) {
+  std::erase_if(recent_,
+                [&](const core::FinishedMigration& f) { return now - f.finished_at > keep; });
+}
 
-  control::ControlReply Pause(bool pause, const std::string& reason, const std::string& admin) {
-    const bool changed = paused_ != pause;
-    paused_ = pause;
-    if (changed) {
-      SaveState();
-      if (metrics_) metrics_->SetPaused(paused_);
-      Record({{"event", pause ? "paused" : "resumed"}, {"admin", admin}, {"reason", reason}});
-      BLOG(kWarning) << "automation " << (pause ? "PAUSED" : "resumed") << " by admin '" << admin
-                     << "'" << (reason.empty() ? "" : ": " + reason);
-    }
-    return Ok({{"paused", paused_}, {"changed", changed}});
-  }
+void Balancer::WriteStatus(SteadyClock::time_point now) {
+  Status st = WriteFileAtomically(config_.status_file, StatusJson(now).dump(2));
+  if (!st.ok()) BLOG(kWarning) << st.message();
+}
 
-  control::ControlReply History(const control::HistoryRequest& r) const {
-    const std::size_t limit = r.limit() == 0 ? 100 : r.limit();
-    std::string uuid;
-    if (!r.vm().empty()) {
-      const VmView* v = FindVm(r.vm());
-      if (v != nullptr) uuid = v->uuid;
-    }
-    nlohmann::json out = nlohmann::json::array();
-    for (auto& rec : Journal::ReadAll(config_.journal_file)) {
-      if (!r.vm().empty() &&
-          !(rec.value("vm", "") == r.vm() || (!uuid.empty() && rec.value("vm_uuid", "") == uuid) ||
-            rec.value("vm_uuid", "") == r.vm())) {
-        continue;
-      }
-      if (!r.host().empty() && rec.value("from", "") != r.host() &&
-          rec.value("to", "") != r.host() && rec.value("host", "") != r.host()) {
-        continue;
-      }
-      if (r.since_unix_ms() > 0) {
-        // Records carry "ts" (RFC 3339, UTC, ms): compare as text against the same form.
-        const std::string since =
-            Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())));
-        if (rec.value("ts", "") < since) continue;
-      }
-      out.push_back(std::move(rec));
-    }
-    if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
-    return Ok({{"records", out}});
-  }
-
-  control::ControlReply PolicyDiff(const control::PolicyDiffRequest& r) const {
-    auto candidate = policy::LoadPolicyFromString(r.yaml(), r.name().empty() ? "policy" : r.name());
-    if (!candidate.ok()) return Error("bad_request", candidate.status().message());
-    const auto now = WallClock::now();
-    const core::ClusterState state = Snapshot();
-    const auto current = policy_store_.current();
-    core::Plan a = core::MakePlan(state, *current, now);
-    core::Plan b = core::MakePlan(state, *candidate, now);
-    auto key = [](const core::Move& m) { return m.vm_uuid + ">" + m.to; };
-    std::set<std::string> ka, kb;
-    for (const auto& m : a.moves) ka.insert(key(m));
-    for (const auto& m : b.moves) kb.insert(key(m));
-    nlohmann::json added = nlohmann::json::array();
-    nlohmann::json dropped = nlohmann::json::array();
-    for (const auto& m : b.moves)
-      if (ka.count(key(m)) == 0) added.push_back(MoveJson(m));
-    for (const auto& m : a.moves)
-      if (kb.count(key(m)) == 0) dropped.push_back(MoveJson(m));
-    return Ok({{"current", PlanJson(a)},
-               {"candidate", PlanJson(b)},
-               {"added", added},
-               {"dropped", dropped}});
-  }
-
-  // --- status ---------------------------------------------------------------------------
-
-  void WriteStatus(SteadyClock::time_point now) {
-    Status st = WriteFileAtomically(config_.status_file, StatusJson(now).dump(2));
-    if (!st.ok()) BLOG(kWarning) << st.message();
-  }
-
-  nlohmann::json StatusJson(SteadyClock::time_point now) const {
-    auto j = ClusterToJson(model_, now);
-    const auto policy0 = policy_store_.current();
-    for (auto& h : j["hosts"]) {
-      const std::string name = h["name"];
-      h["maintenance"] = maintenance_.count(name) != 0;
-      const HostView* hv = model_.host(name);
-      nlohmann::json hot = nlohmann::json::object();
-      for (std::size_t r = 0; r < core::kNumResources; ++r) {
-        const std::vector<double> hist(hv->history[r].begin(), hv->history[r].end());
-        const auto& t = policy0->thresholds[r];
-        hot[std::string(core::ResourceName(static_cast<core::Resource>(r)))] =
-            t.enabled && !hist.empty() && core::IsHot(hist, policy0->detection, t.hot);
-      }
-      h["hot"] = hot;
-    }
-    j["thresholds"] = nlohmann::json::object();
+nlohmann::json Balancer::StatusJson(SteadyClock::time_point now) const {
+  auto j = ClusterToJson(model_, now);
+  const auto policy0 = policy_store_.current();
+  for (auto& h : j["hosts"]) {
+    const std::string name = h["name"];
+    h["maintenance"] = maintenance_.count(name) != 0;
+    const HostView* hv = model_.host(name);
+    nlohmann::json hot = nlohmann::json::object();
     for (std::size_t r = 0; r < core::kNumResources; ++r) {
-      j["thresholds"][std::string(core::ResourceName(static_cast<core::Resource>(r)))] = {
-          {"hot", policy0->thresholds[r].hot}, {"relieved", policy0->thresholds[r].relieved}};
+      const std::vector<double> hist(hv->history[r].begin(), hv->history[r].end());
+      const auto& t = policy0->thresholds[r];
+      hot[std::string(core::ResourceName(static_cast<core::Resource>(r)))] =
+          t.enabled && !hist.empty() && core::IsHot(hist, policy0->detection, t.hot);
     }
-    j["paused"] = paused_;
-    j["maintenance"] = maintenance_;
-    const auto policy = policy_store_.current();
-    j["endpoint"] = sub_->endpoint();
-    j["metrics_port"] = metrics_ ? metrics_->port() : 0;
-    j["decode_errors"] = decode_stats_.TotalRejected();
-    j["samples_accepted"] = decode_stats_.accepted;
-    j["auth_rejected"] = sub_->stats().auth_rejected.load();
-    j["topic_mismatch"] = sub_->stats().topic_mismatch.load();
-    j["policy"] = {{"name", policy->name},
-                   {"file", config_.policy_file},
-                   {"generation", policy_store_.generation()},
-                   {"mode", core::ModeName(policy->mode)},
-                   {"reload_failures", policy_reload_failures_},
-                   {"cpu_hot", policy->threshold(core::Resource::kCpu).hot}};
-    j["plans"] = plans_;
-    j["reconciled"] = Reconciled();
-    nlohmann::json in_flight = nlohmann::json::array();
+    h["hot"] = hot;
+  }
+  j["thresholds"] = nlohmann::json::object();
+  for (std::size_t r = 0; r < core::kNumResources; ++r) {
+    j["thresholds"][std::string(core::ResourceName(static_cast<core::Resource>(r)))] = {
+        {"hot", policy0->thresholds[r].hot}, {"relieved", policy0->thresholds[r].relieved}};
+  }
+  j["paused"] = paused_;
+  j["maintenance"] = maintenance_;
+  const auto policy = policy_store_.current();
+  j["endpoint"] = sub_->endpoint();
+  j["metrics_port"] = metrics_ ? metrics_->port() : 0;
+  j["decode_errors"] = decode_stats_.TotalRejected();
+  j["samples_accepted"] = decode_stats_.accepted;
+  j["auth_rejected"] = sub_->stats().auth_rejected.load();
+  j["topic_mismatch"] = sub_->stats().topic_mismatch.load();
+  j["policy"] = {{"name", policy->name},
+                 {"file", config_.policy_file},
+                 {"generation", policy_store_.generation()},
+                 {"mode", core::ModeName(policy->mode)},
+                 {"reload_failures", policy_reload_failures_},
+                 {"cpu_hot", policy->threshold(core::Resource::kCpu).hot}};
+  j["plans"] = plans_;
+  j["reconciled"] = Reconciled();
+  nlohmann::json in_flight = nlohmann::json::array();
+  for (const auto& p : actuator_->InFlight()) {
+    in_flight.push_back({{"id", p.request.id},
+                         {"vm", p.request.vm_name},
+                         {"from", p.request.from_host},
+                         {"to", p.request.to_host},
+                         {"elapsed_ms", p.elapsed.count()},
+                         {"data_processed", p.data_processed},
+                         {"data_remaining", p.data_remaining}});
+  }
+  for (const auto& [uuid, m] : external_) {
+    in_flight.push_back(
+        {{"id", m.id}, {"vm", m.vm_name}, {"from", m.from}, {"to", m.to}, {"external", true}});
+  }
+  j["in_flight"] = in_flight;
+  nlohmann::json moves = nlohmann::json::array();
+  nlohmann::json unrelieved = nlohmann::json::array();
+  for (const auto& m : last_plan_.moves) moves.push_back(MoveJson(m));
+  for (const auto& u : last_plan_.unrelieved) unrelieved.push_back(UnrelievedJson(u));
+  j["last_plan"] = {
+      {"mode", core::ModeName(last_plan_.mode)}, {"moves", moves}, {"unrelieved", unrelieved}};
+  return j;
+}
+
+int Balancer::Shutdown() {
+  BLOG(kInfo) << "stopping: no more plans; waiting up to "
+              << std::chrono::duration_cast<std::chrono::seconds>(config_.shutdown_grace).count()
+              << " s for migrations in flight";
+  const bool idle = actuator_->WaitIdle(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.shutdown_grace));
+  CollectFinished();
+  nlohmann::json left = nlohmann::json::array();
+  if (!idle) {
     for (const auto& p : actuator_->InFlight()) {
-      in_flight.push_back({{"id", p.request.id},
-                           {"vm", p.request.vm_name},
-                           {"from", p.request.from_host},
-                           {"to", p.request.to_host},
-                           {"elapsed_ms", p.elapsed.count()},
-                           {"data_processed", p.data_processed},
-                           {"data_remaining", p.data_remaining}});
+      BLOG(kWarning) << "leaving migration " << p.request.id << " of " << p.request.vm_name
+                     << " from " << p.request.from_host << " to " << p.request.to_host
+                     << " to libvirt (peer-to-peer: the source daemon completes or fails "
+                        "it; the next balancer start reconciles it)";
+      left.push_back({{"id", p.request.id}, {"vm", p.request.vm_name}});
     }
-    for (const auto& [uuid, m] : external_) {
-      in_flight.push_back(
-          {{"id", m.id}, {"vm", m.vm_name}, {"from", m.from}, {"to", m.to}, {"external", true}});
-    }
-    j["in_flight"] = in_flight;
-    nlohmann::json moves = nlohmann::json::array();
-    nlohmann::json unrelieved = nlohmann::json::array();
-    for (const auto& m : last_plan_.moves) moves.push_back(MoveJson(m));
-    for (const auto& u : last_plan_.unrelieved) unrelieved.push_back(UnrelievedJson(u));
-    j["last_plan"] = {
-        {"mode", core::ModeName(last_plan_.mode)}, {"moves", moves}, {"unrelieved", unrelieved}};
-    return j;
   }
-
-  // --- shutdown -------------------------------------------------------------------------
-
-  int Shutdown() {
-    BLOG(kInfo) << "stopping: no more plans; waiting up to "
-                << std::chrono::duration_cast<std::chrono::seconds>(config_.shutdown_grace).count()
-                << " s for migrations in flight";
-    const bool idle = actuator_->WaitIdle(
-        std::chrono::duration_cast<std::chrono::milliseconds>(config_.shutdown_grace));
-    CollectFinished();
-    nlohmann::json left = nlohmann::json::array();
-    if (!idle) {
-      for (const auto& p : actuator_->InFlight()) {
-        BLOG(kWarning) << "leaving migration " << p.request.id << " of " << p.request.vm_name
-                       << " from " << p.request.from_host << " to " << p.request.to_host
-                       << " to libvirt (peer-to-peer: the source daemon completes or fails "
-                          "it; the next balancer start reconciles it)";
-        left.push_back({{"id", p.request.id}, {"vm", p.request.vm_name}});
-      }
-    }
-    if (recorder_) {
-      Status st = recorder_->Flush();
-      BLOG(kInfo) << "recording " << config_.record_file << ": " << recorder_->records()
-                  << " samples" << (st.ok() ? "" : " (last flush failed: " + st.message() + ")");
-    }
-    Record({{"event", "daemon_stopped"},
-            {"left_to_libvirt", left},
-            {"samples_accepted", decode_stats_.accepted},
-            {"samples_rejected", decode_stats_.TotalRejected()}});
-    if (!idle) {
-      // Workers are blocked inside libvirt calls that outlive us by design: exit without
-      // joining them (the journal is already synced).
-      std::cout << std::flush;
-      ::_exit(0);
-    }
-    return 0;
+  if (recorder_) {
+    Status st = recorder_->Flush();
+    BLOG(kInfo) << "recording " << config_.record_file << ": " << recorder_->records() << " samples"
+                << (st.ok() ? "" : " (last flush failed: " + st.message() + ")");
   }
+  Record({{"event", "daemon_stopped"},
+          {"left_to_libvirt", left},
+          {"samples_accepted", decode_stats_.accepted},
+          {"samples_rejected", decode_stats_.TotalRejected()}});
+  if (!idle) {
+    // Workers are blocked inside libvirt calls that outlive us by design: exit without
+    // joining them (the journal is already synced).
+    std::cout << std::flush;
+    ::_exit(0);
+  }
+  return 0;
+}
 
-  struct Backoff {
-    SteadyClock::time_point until{};
-    std::chrono::seconds delay{0};
-    std::string last_error;
-  };
-
-  const BalancerConfig& config_;
-  DaemonSignals& signals_;
-  zmq::context_t ctx_;
-  std::unique_ptr<SampleSubscriber> sub_;
-  ClusterModel model_;
-  DecodeStats decode_stats_;
-  policy::PolicyStore policy_store_;
-  std::pair<std::int64_t, std::int64_t> policy_stat_;
-  std::uint64_t policy_reload_failures_ = 0;
-  std::unique_ptr<Journal> journal_;
-  std::unique_ptr<SampleRecorder> recorder_;  // record_file set and not stopped
-  // Shared with the detached threads of reconciliation queries, which may outlive a call.
-  std::shared_ptr<MigrationActuator> actuator_;
-  struct HostQuery {
-    std::future<Result<std::vector<ActiveJob>>> result;
-    SteadyClock::time_point started{};
-    bool warned = false;
-  };
-  std::map<std::string, HostQuery> host_queries_;
-  std::map<std::string, std::future<ExternalProbe>> external_probes_;
-  std::unique_ptr<BalancerMetrics> metrics_;
-  std::unique_ptr<ControlServer> control_;
-  std::set<std::string> maintenance_;  // hosts drained by an admin (persisted)
-  bool paused_ = false;                // automation paused by an admin (persisted)
-  double imbalance_ = 0;
-  std::vector<core::FinishedMigration> recent_;
-  std::map<std::string, ExternalMigration> external_;  // by VM UUID
-  std::set<std::string> reconciled_hosts_;
-  std::map<std::pair<std::string, std::string>, Backoff> pair_backoff_;
-  std::map<std::string, SteadyClock::time_point> failed_vms_;
-  std::set<std::string> last_keys_;
-  std::set<std::string> skip_keys_;       // this round's skipped moves
-  std::set<std::string> prev_skip_keys_;  // the last round's
-  core::Plan last_plan_;
-  std::uint64_t plans_ = 0;
-  bool said_reconciling_ = false;
-  std::uint64_t next_id_ = 1;
-};
-
-}  // namespace
+}  // namespace balancer_internal
 
 int RunBalancer(const BalancerConfig& config, DaemonSignals& signals) {
-  Balancer b(config, signals);
+  balancer_internal::Balancer b(config, signals);
   return b.Run();
 }
 

@@ -1,0 +1,301 @@
+// The control endpoint (ballastctl): requests over CURVE from admin keys, answered on the
+// loop thread between samples. See docs/ballastctl.md for the verbs and their JSON.
+
+#include "balancer/daemon/balancer_loop.h"
+
+namespace ballast::balancer_internal {
+
+void Balancer::ServeControl() {
+  if (!control_) return;
+  for (int i = 0; i < 16; ++i) {  // bounded per iteration: ingest never starves
+    auto m = control_->Poll(std::chrono::milliseconds(0));
+    if (!m) return;
+    control::ControlReply reply = HandleControl(*m);
+    reply.set_api_version(kControlApiVersion);
+    Status st = control_->Reply(m->peer, reply.SerializeAsString());
+    if (!st.ok()) BLOG(kWarning) << st.message();
+  }
+}
+
+control::ControlReply Balancer::Ok(const nlohmann::json& payload) {
+  control::ControlReply r;
+  r.set_ok(true);
+  r.set_payload_json(payload.dump());
+  return r;
+}
+
+control::ControlReply Balancer::Error(const std::string& code, const std::string& message,
+                                      const nlohmann::json& payload) {
+  control::ControlReply r;
+  r.set_ok(false);
+  r.set_error_code(code);
+  r.set_error(message);
+  if (!payload.is_null()) r.set_payload_json(payload.dump());
+  return r;
+}
+
+control::ControlReply Balancer::HandleControl(const ControlMessage& m) {
+  control::ControlRequest req;
+  if (!req.ParseFromString(m.payload)) {
+    BLOG(kWarning) << "malformed control request from admin '" << m.admin << "' ("
+                   << m.payload.size() << " bytes)";
+    return Error("bad_request", "malformed request: not a ballast.control.ControlRequest");
+  }
+  if (req.api_version() != kControlApiVersion) {
+    return Error("unsupported_version", "this balancer speaks control API version " +
+                                            std::to_string(kControlApiVersion) + ", not " +
+                                            std::to_string(req.api_version()));
+  }
+  BLOG(kDebug) << "control request " << req.verb_case() << " from admin '" << m.admin << "'";
+  switch (req.verb_case()) {
+    case control::ControlRequest::kStatus:
+      return Ok(StatusJson(SteadyClock::now()));
+    case control::ControlRequest::kPlan:
+      return Ok(PlanNow(*policy_store_.current()));
+    case control::ControlRequest::kExplain:
+      return Explain(req.explain().vm());
+    case control::ControlRequest::kMigrate:
+      return Migrate(req.migrate(), m.admin);
+    case control::ControlRequest::kDrain:
+      return Drain(req.drain().host(), true, m.admin);
+    case control::ControlRequest::kUndrain:
+      return Drain(req.undrain().host(), false, m.admin);
+    case control::ControlRequest::kPause:
+      return Pause(true, req.pause().reason(), m.admin);
+    case control::ControlRequest::kResume:
+      return Pause(false, "", m.admin);
+    case control::ControlRequest::kHistory:
+      return History(req.history());
+    case control::ControlRequest::kPolicyDiff:
+      return PolicyDiff(req.policy_diff());
+    case control::ControlRequest::VERB_NOT_SET:
+      break;
+  }
+  return Error("bad_request", "request names no verb");
+}
+
+nlohmann::json Balancer::PlanJson(const core::Plan& plan) const {
+  nlohmann::json moves = nlohmann::json::array();
+  nlohmann::json unrelieved = nlohmann::json::array();
+  for (const auto& mv : plan.moves) moves.push_back(MoveJson(mv));
+  for (const auto& u : plan.unrelieved) unrelieved.push_back(UnrelievedJson(u));
+  return {{"policy", plan.policy_name},
+          {"mode", core::ModeName(plan.mode)},
+          {"moves", moves},
+          {"unrelieved", unrelieved}};
+}
+
+nlohmann::json Balancer::PlanNow(const core::Policy& policy) const {
+  nlohmann::json j = PlanJson(core::MakePlan(Snapshot(), policy, WallClock::now()));
+  j["paused"] = paused_;
+  j["reconciled"] = Reconciled();
+  return j;
+}
+
+const VmView* Balancer::FindVm(const std::string& key) const {
+  if (const VmView* v = model_.vm(key)) return v;
+  return model_.vm_by_name(key);
+}
+
+bool Balancer::RecordMentions(const nlohmann::json& r, const std::string& uuid,
+                              const std::string& name) {
+  return r.value("vm_uuid", "") == uuid || r.value("vm", "") == name;
+}
+
+control::ControlReply Balancer::Explain(const std::string& key) {
+  const VmView* v = FindVm(key);
+  if (v == nullptr) return Error("not_found", "no VM named or with UUID '" + key + "'");
+  nlohmann::json decisions = nlohmann::json::array();
+  std::string why_here = "Ballast has not moved " + v->name +
+                         " (as far as its journal reaches): it runs where it was started";
+  std::map<std::string, nlohmann::json> started;
+  for (auto& r : Journal::ReadAll(config_.journal_file)) {
+    if (!RecordMentions(r, v->uuid, v->name)) continue;
+    if (r.value("event", "") == "migration_started") started[r.value("id", "")] = r;
+    if (r.value("event", "") == "migration_finished" && r.value("to", "") == v->host) {
+      const auto& s0 = started[r.value("id", "")];
+      why_here = "moved from " + r.value("from", std::string("?")) + " to " +
+                 r.value("to", std::string("?")) + " at " + r.value("ts", std::string("?")) + ": " +
+                 s0.value("explanation", std::string("(no explanation recorded)"));
+    }
+    decisions.push_back(r);
+  }
+  if (decisions.size() > 20) decisions.erase(decisions.begin(), decisions.end() - 20);
+  nlohmann::json now = nullptr;
+  for (const auto& mv : last_plan_.moves) {
+    if (mv.vm_uuid == v->uuid) now = MoveJson(mv);
+  }
+  const HostView* h = model_.host(v->host);
+  return Ok({{"vm", v->name},
+             {"uuid", v->uuid},
+             {"host", v->host},
+             {"state", VmStateName(v->state)},
+             {"vcpus", v->vcpus},
+             {"cpu_cores", v->cpu_cores ? nlohmann::json(*v->cpu_cores) : nlohmann::json(nullptr)},
+             {"memory_bytes", v->memory_bytes},
+             {"host_cpu_utilization", h ? h->cpu_utilization : 0.0},
+             {"host_memory_utilization", h ? h->memory_utilization : 0.0},
+             {"why_here", why_here},
+             {"planned_now", now},
+             {"in_flight", OurInFlight(v->uuid) || external_.count(v->uuid) != 0},
+             {"decisions", decisions}});
+}
+
+control::ControlReply Balancer::Migrate(const control::MigrateRequest& r,
+                                        const std::string& admin) {
+  const VmView* v = FindVm(r.vm());
+  if (v == nullptr) return Error("not_found", "no VM named or with UUID '" + r.vm() + "'");
+  const HostView* from = model_.host(v->host);
+  const HostView* to = model_.host(r.host());
+  if (to == nullptr) return Error("not_found", "no host named '" + r.host() + "'");
+  if (!Reconciled()) return Error("unavailable", "still reconciling with libvirt; try again");
+  const auto policy = policy_store_.current();
+  core::ManualMoveCheck check =
+      core::CheckManualMove(Snapshot(), *policy, WallClock::now(), v->uuid, r.host());
+  nlohmann::json rule = {
+      {"rule", check.rule}, {"forceable", check.forceable}, {"explanation", check.explanation}};
+  if (!check.allowed && !(r.force() && check.forceable)) {
+    BLOG(kWarning) << "refused manual move of " << v->name << " to " << r.host()
+                   << " asked by admin '" << admin << "': " << check.explanation;
+    Record({{"event", "manual_refused"},
+            {"vm", v->name},
+            {"vm_uuid", v->uuid},
+            {"from", v->host},
+            {"to", r.host()},
+            {"admin", admin},
+            {"rule", check.rule},
+            {"explanation", check.explanation},
+            {"force", r.force()}});
+    return Error(
+        "refused",
+        check.explanation + (check.forceable ? " (rule " + check.rule + "; --force overrides it)"
+                                             : " (rule " + check.rule + "; cannot be forced)"),
+        rule);
+  }
+  MigrationRequest req = RequestFor(v->uuid, v->name, *from, *to, *policy);
+  req.strategy = "manual";
+  std::string why = "Manual move of " + v->name + " from " + v->host + " to " + r.host() +
+                    " asked by admin '" + admin + "'";
+  if (!check.allowed) why += "; rule " + check.rule + " overridden with --force";
+  nlohmann::json j = {{"manual", true},
+                      {"admin", admin},
+                      {"forced", !check.allowed},
+                      {"explanation", why + "."},
+                      {"reason", {{"strategy", "manual"}, {"overridden_rule", check.rule}}}};
+  Status st = Launch(req, std::move(j));
+  if (!st.ok()) return Error("unavailable", st.message());
+  BLOG(kInfo) << why << " (" << req.id << ")";
+  return Ok({{"id", req.id},
+             {"vm", v->name},
+             {"from", v->host},
+             {"to", r.host()},
+             {"forced", !check.allowed},
+             {"explanation", why + "."}});
+}
+
+control::ControlReply Balancer::Drain(const std::string& host, bool drain,
+                                      const std::string& admin) {
+  const HostView* h = model_.host(host);
+  // A host already in maintenance (from the state file) may not have reported yet after a
+  // restart: that is not an error.
+  if (h == nullptr && drain && maintenance_.count(host) == 0) {
+    return Error("not_found", "no host named '" + host + "'");
+  }
+  const bool changed = drain ? maintenance_.insert(host).second : maintenance_.erase(host) > 0;
+  if (changed) {
+    SaveState();
+    Record({{"event", drain ? "drain_requested" : "undrain_requested"},
+            {"host", host},
+            {"admin", admin}});
+    BLOG(kInfo) << "host '" << host << "' " << (drain ? "put into" : "taken out of")
+                << " maintenance by admin '" << admin << "'";
+  }
+  nlohmann::json warnings = nlohmann::json::array();
+  const auto policy = policy_store_.current();
+  if (drain) {
+    if (std::find(policy->strategies.begin(), policy->strategies.end(),
+                  core::StrategyKind::kDrain) == policy->strategies.end()) {
+      warnings.push_back("the policy's strategies do not include drain: nothing will move");
+    }
+    if (policy->mode != core::Mode::kAutomatic) {
+      warnings.push_back("the policy's mode is " + std::string(core::ModeName(policy->mode)) +
+                         ": nothing will move");
+    }
+    if (paused_) warnings.push_back("automation is paused: nothing will move until resume");
+  }
+  return Ok({{"host", host},
+             {"maintenance", drain},
+             {"changed", changed},
+             {"vms_left", h ? h->vm_uuids.size() : 0},
+             {"warnings", warnings}});
+}
+
+control::ControlReply Balancer::Pause(bool pause, const std::string& reason,
+                                      const std::string& admin) {
+  const bool changed = paused_ != pause;
+  paused_ = pause;
+  if (changed) {
+    SaveState();
+    if (metrics_) metrics_->SetPaused(paused_);
+    Record({{"event", pause ? "paused" : "resumed"}, {"admin", admin}, {"reason", reason}});
+    BLOG(kWarning) << "automation " << (pause ? "PAUSED" : "resumed") << " by admin '" << admin
+                   << "'" << (reason.empty() ? "" : ": " + reason);
+  }
+  return Ok({{"paused", paused_}, {"changed", changed}});
+}
+
+control::ControlReply Balancer::History(const control::HistoryRequest& r) const {
+  const std::size_t limit = r.limit() == 0 ? 100 : r.limit();
+  std::string uuid;
+  if (!r.vm().empty()) {
+    const VmView* v = FindVm(r.vm());
+    if (v != nullptr) uuid = v->uuid;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& rec : Journal::ReadAll(config_.journal_file)) {
+    if (!r.vm().empty() &&
+        !(rec.value("vm", "") == r.vm() || (!uuid.empty() && rec.value("vm_uuid", "") == uuid) ||
+          rec.value("vm_uuid", "") == r.vm())) {
+      continue;
+    }
+    if (!r.host().empty() && rec.value("from", "") != r.host() && rec.value("to", "") != r.host() &&
+        rec.value("host", "") != r.host()) {
+      continue;
+    }
+    if (r.since_unix_ms() > 0) {
+      // Records carry "ts" (RFC 3339, UTC, ms): compare as text against the same form.
+      const std::string since =
+          Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())));
+      if (rec.value("ts", "") < since) continue;
+    }
+    out.push_back(std::move(rec));
+  }
+  if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
+  return Ok({{"records", out}});
+}
+
+control::ControlReply Balancer::PolicyDiff(const control::PolicyDiffRequest& r) const {
+  auto candidate = policy::LoadPolicyFromString(r.yaml(), r.name().empty() ? "policy" : r.name());
+  if (!candidate.ok()) return Error("bad_request", candidate.status().message());
+  const auto now = WallClock::now();
+  const core::ClusterState state = Snapshot();
+  const auto current = policy_store_.current();
+  core::Plan a = core::MakePlan(state, *current, now);
+  core::Plan b = core::MakePlan(state, *candidate, now);
+  auto key = [](const core::Move& m) { return m.vm_uuid + ">" + m.to; };
+  std::set<std::string> ka, kb;
+  for (const auto& m : a.moves) ka.insert(key(m));
+  for (const auto& m : b.moves) kb.insert(key(m));
+  nlohmann::json added = nlohmann::json::array();
+  nlohmann::json dropped = nlohmann::json::array();
+  for (const auto& m : b.moves)
+    if (ka.count(key(m)) == 0) added.push_back(MoveJson(m));
+  for (const auto& m : a.moves)
+    if (kb.count(key(m)) == 0) dropped.push_back(MoveJson(m));
+  return Ok({{"current", PlanJson(a)},
+             {"candidate", PlanJson(b)},
+             {"added", added},
+             {"dropped", dropped}});
+}
+
+}  // namespace ballast::balancer_internal
