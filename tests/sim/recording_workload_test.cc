@@ -7,6 +7,7 @@
 
 #include "common/recording.h"
 #include "common/wire.h"
+#include "tests/common/test_samples.h"
 
 namespace ballast {
 namespace {
@@ -17,27 +18,12 @@ std::string TempPath(const std::string& name) {
       .string();
 }
 
-HostSample Sample(const std::string& host, std::uint64_t seq, std::uint64_t mono_ns,
-                  std::uint64_t vm_cpu_ns) {
-  HostSample s;
-  s.host.name = host;
-  s.host.uuid = "uuid-" + host;
-  s.host.libvirt_uri = "test:///default";
-  s.host.source = "libvirt";
-  s.boot_id = 7;
-  s.sequence = seq;
-  s.monotonic_ns = mono_ns;
-  s.wall_unix_ns = 1'700'000'000'000'000'000;
+// Host "node1" with 4 cores and one 2-vCPU VM "vm-on-node1" whose CPU counter is vm_cpu_ns.
+HostSample Sample(std::uint64_t seq, std::uint64_t mono_ns, std::uint64_t vm_cpu_ns) {
+  HostSample s = testing::MakeHost("node1", seq, mono_ns);
   s.capacity.cpu_cores = 4;
-  s.capacity.memory_bytes = 8ull << 30;
-  VmSample vm;
-  vm.uuid = "vm-uuid-" + host;
-  vm.name = "vm-on-" + host;
+  VmSample vm = testing::MakeVm("vm-uuid-node1", "vm-on-node1", vm_cpu_ns);
   vm.vcpus = 2;
-  vm.state = VmState::kRunning;
-  vm.cpu_ns = vm_cpu_ns;
-  vm.memory_current_bytes = 1ull << 30;
-  vm.memory_max_bytes = 1ull << 30;
   s.vms.push_back(vm);
   return s;
 }
@@ -50,7 +36,7 @@ TEST(LoadRecordingWorkload, DerivesVmDemandFromCounters) {
     const std::int64_t t0 = 1'700'000'000'000'000'000;
     // One sample a second; the VM burns 1.5 cores.
     for (std::uint64_t i = 1; i <= 5; ++i) {
-      auto enc = EncodeHostSample(Sample("node1", i, i * 1'000'000'000, i * 1'500'000'000));
+      auto enc = EncodeHostSample(Sample(i, i * 1'000'000'000, i * 1'500'000'000));
       ASSERT_TRUE(enc.ok()) << enc.status().message();
       ASSERT_TRUE((*rec)->Append(*enc, t0 + static_cast<std::int64_t>(i) * 1'000'000'000).ok());
     }
