@@ -67,14 +67,22 @@ Args ParseArgs(int argc, char** argv) {
                    "[--seconds S] [--warmup S] [--port P] [--status-interval DURATION]\n";
       std::exit(0);
     }
-    if (k == "--balancer") a.balancer = next();
-    else if (k == "--hosts") a.hosts = std::stoi(next());
-    else if (k == "--vms") a.vms = std::stoi(next());
-    else if (k == "--seconds") a.seconds = std::stod(next());
-    else if (k == "--warmup") a.warmup = std::stod(next());
-    else if (k == "--port") a.port = std::stoi(next());
-    else if (k == "--status-interval") a.status_interval = next();
-    else Die("unknown option " + k);
+    if (k == "--balancer")
+      a.balancer = next();
+    else if (k == "--hosts")
+      a.hosts = std::stoi(next());
+    else if (k == "--vms")
+      a.vms = std::stoi(next());
+    else if (k == "--seconds")
+      a.seconds = std::stod(next());
+    else if (k == "--warmup")
+      a.warmup = std::stod(next());
+    else if (k == "--port")
+      a.port = std::stoi(next());
+    else if (k == "--status-interval")
+      a.status_interval = next();
+    else
+      Die("unknown option " + k);
   }
   if (a.hosts < 1 || a.vms < 0 || a.vms > static_cast<int>(ballast::kMaxVms)) Die("bad sizes");
   return a;
@@ -109,7 +117,8 @@ double CpuSeconds(pid_t pid) {
   std::vector<std::string> fields;
   while (rest >> f) fields.push_back(f);
   if (fields.size() < 13) return 0;
-  return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 struct Status {
@@ -260,8 +269,8 @@ int main(int argc, char** argv) {
         cpu0 = CpuSeconds(pid);
         s0 = ReadStatus(status_path);
         published0 = published;
-        end = t0 + std::chrono::duration_cast<Clock::duration>(
-                       std::chrono::duration<double>(a.seconds));
+        end = t0 +
+              std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.seconds));
         measuring = true;
       } else if (now >= warm_end + std::chrono::seconds(30)) {
         stop_balancer();
@@ -292,8 +301,8 @@ int main(int argc, char** argv) {
       }
       if ((*pub)->Publish(s.host.name, *enc).ok()) ++published;
     }
-    if (waitpid(pid, nullptr, WNOHANG) == pid) Die("the balancer exited; see its log in " +
-                                                   dir.string());
+    if (waitpid(pid, nullptr, WNOHANG) == pid)
+      Die("the balancer exited; see its log in " + dir.string());
   }
   const auto published_end = Clock::now();
   const std::uint64_t published_window = published - published0;
@@ -312,12 +321,12 @@ int main(int argc, char** argv) {
 
   const double secs = std::chrono::duration<double>(t1 - t0).count();
   const double host_rate = static_cast<double>(s1.accepted - s0.accepted) / secs;
-  std::printf("published %llu host samples (encode failures %llu); %.0f host samples/s offered "
-              "in the window\n",
-              static_cast<unsigned long long>(published),
-              static_cast<unsigned long long>(encode_failures),
-              static_cast<double>(published_window) /
-                  std::chrono::duration<double>(published_end - t0).count());
+  std::printf(
+      "published %llu host samples (encode failures %llu); %.0f host samples/s offered "
+      "in the window\n",
+      static_cast<unsigned long long>(published), static_cast<unsigned long long>(encode_failures),
+      static_cast<double>(published_window) /
+          std::chrono::duration<double>(published_end - t0).count());
   std::printf("absorbed: %.0f host samples/s = %.0f VM samples/s over %.1f s\n", host_rate,
               host_rate * a.vms, secs);
   std::printf("decode errors: %llu, auth rejected: %llu\n",

@@ -13,7 +13,8 @@ Result<CollectorConfig> LoadCollectorConfig(const std::string& file) {
   if (!root.ok()) return root.status();
   CollectorConfig c;
   std::vector<std::string> errors;
-  YamlMapReader top(*root, file, "", {"host", "source", "interval", "capacity", "balancer", "metrics_listen"},
+  YamlMapReader top(*root, file, "",
+                    {"host", "source", "interval", "capacity", "balancer", "metrics_listen"},
                     &errors);
   top.Enum("source", &c.source, {"libvirt", "xenstat"});
   top.Duration("interval", &c.interval, std::chrono::milliseconds(100), std::chrono::hours(1));
@@ -28,8 +29,7 @@ Result<CollectorConfig> LoadCollectorConfig(const std::string& file) {
   h.String("migration_address", &c.migration_address);
 
   YAML::Node cap = top.Get("capacity");
-  YamlMapReader k(cap, file, "capacity", {"cpu_cores", "memory", "nic_bits_per_second"},
-                  &errors);
+  YamlMapReader k(cap, file, "capacity", {"cpu_cores", "memory", "nic_bits_per_second"}, &errors);
   if (k.Has("cpu_cores")) {
     double v = 0;
     if (k.Double("cpu_cores", &v, 0.01, kMaxCpuCores)) c.cpu_cores = v;
@@ -37,8 +37,10 @@ Result<CollectorConfig> LoadCollectorConfig(const std::string& file) {
   if (k.Has("memory")) {
     std::uint64_t v = 0;
     if (k.Bytes("memory", &v)) {
-      if (v == 0) k.Error(cap["memory"], "memory", "must be greater than zero");
-      else c.memory_bytes = v;
+      if (v == 0)
+        k.Error(cap["memory"], "memory", "must be greater than zero");
+      else
+        c.memory_bytes = v;
     }
   }
   k.UInt("nic_bits_per_second", &c.nic_bits_per_second, 0, std::uint64_t{1} << 50);
@@ -63,8 +65,9 @@ Result<CollectorConfig> LoadCollectorConfig(const std::string& file) {
   if (c.advertised_uri.empty()) c.advertised_uri = c.libvirt_uri;
   if (errors.empty() && !c.plaintext && !c.endpoint.empty() &&
       (c.key_file.empty() || c.server_public_key_file.empty())) {
-    errors.push_back(file + ": balancer: CURVE needs key_file and server_public_key_file "
-                            "(make them with ballast-keygen), or set plaintext: true");
+    errors.push_back(file +
+                     ": balancer: CURVE needs key_file and server_public_key_file "
+                     "(make them with ballast-keygen), or set plaintext: true");
   }
   BALLAST_RETURN_IF_ERROR(ErrorsToStatus(errors));
   return c;

@@ -13,9 +13,9 @@ namespace ballast {
 
 struct CollectorConfig {
   // host:
-  std::string host_name;          // default: this machine's short hostname
+  std::string host_name;                       // default: this machine's short hostname
   std::string libvirt_uri = "qemu:///system";  // the source reads this hypervisor
-  std::string advertised_uri;     // what the balancer should use; default libvirt_uri
+  std::string advertised_uri;                  // what the balancer should use; default libvirt_uri
   std::string migration_address;  // where migration traffic to this host goes; may be empty
   // source:
   std::string source = "libvirt";  // libvirt | xenstat
@@ -25,9 +25,9 @@ struct CollectorConfig {
   std::optional<std::uint64_t> memory_bytes;
   std::uint64_t nic_bits_per_second = 0;
   // balancer:
-  std::string endpoint;            // e.g. tcp://balancer.example:7710
-  bool plaintext = false;          // CURVE unless explicitly turned off
-  std::string key_file;            // this collector's NAME.key
+  std::string endpoint;                // e.g. tcp://balancer.example:7710
+  bool plaintext = false;              // CURVE unless explicitly turned off
+  std::string key_file;                // this collector's NAME.key
   std::string server_public_key_file;  // the balancer's .pub
   // Prometheus /metrics; empty: not served.
   std::string metrics_listen = "127.0.0.1:9471";

@@ -92,6 +92,8 @@ void CollectorMetrics::OnRead(std::chrono::nanoseconds duration, bool ok, std::s
   impl_->last_success.SetToCurrentTime();
 }
 
-void CollectorMetrics::OnPublish(bool sent) { (sent ? impl_->published : impl_->drops).Increment(); }
+void CollectorMetrics::OnPublish(bool sent) {
+  (sent ? impl_->published : impl_->drops).Increment();
+}
 
 }  // namespace ballast

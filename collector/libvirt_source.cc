@@ -33,14 +33,22 @@ class DomainStatsList {
 
 LibvirtParamValue ToValue(const virTypedParameter& p) {
   switch (p.type) {
-    case VIR_TYPED_PARAM_INT: return static_cast<std::int64_t>(p.value.i);
-    case VIR_TYPED_PARAM_UINT: return static_cast<std::uint64_t>(p.value.ui);
-    case VIR_TYPED_PARAM_LLONG: return static_cast<std::int64_t>(p.value.l);
-    case VIR_TYPED_PARAM_ULLONG: return static_cast<std::uint64_t>(p.value.ul);
-    case VIR_TYPED_PARAM_DOUBLE: return p.value.d;
-    case VIR_TYPED_PARAM_BOOLEAN: return p.value.b != 0;
-    case VIR_TYPED_PARAM_STRING: return std::string(p.value.s ? p.value.s : "");
-    default: return std::string();
+    case VIR_TYPED_PARAM_INT:
+      return static_cast<std::int64_t>(p.value.i);
+    case VIR_TYPED_PARAM_UINT:
+      return static_cast<std::uint64_t>(p.value.ui);
+    case VIR_TYPED_PARAM_LLONG:
+      return static_cast<std::int64_t>(p.value.l);
+    case VIR_TYPED_PARAM_ULLONG:
+      return static_cast<std::uint64_t>(p.value.ul);
+    case VIR_TYPED_PARAM_DOUBLE:
+      return p.value.d;
+    case VIR_TYPED_PARAM_BOOLEAN:
+      return p.value.b != 0;
+    case VIR_TYPED_PARAM_STRING:
+      return std::string(p.value.s ? p.value.s : "");
+    default:
+      return std::string();
   }
 }
 
@@ -58,8 +66,7 @@ class LibvirtSource final : public StatsSource {
     }
     auto reading = ReadConnected();
     if (!reading.ok() && virConnectIsAlive(conn_.get()) != 1) {
-      BLOG(kWarning) << "lost libvirt connection to " << uri_ << ": "
-                     << reading.status().message();
+      BLOG(kWarning) << "lost libvirt connection to " << uri_ << ": " << reading.status().message();
       conn_.reset();
       ScheduleRetry();
     }
@@ -98,8 +105,8 @@ class LibvirtSource final : public StatsSource {
   }
 
   void ScheduleRetry() {
-    backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(500),
-                          std::chrono::milliseconds(30000));
+    backoff_ =
+        std::clamp(backoff_ * 2, std::chrono::milliseconds(500), std::chrono::milliseconds(30000));
     next_attempt_ = std::chrono::steady_clock::now() + backoff_;
   }
 

@@ -31,14 +31,22 @@ bool IndexedField(std::string_view key, std::string_view prefix, std::string_vie
 
 VmState MapLibvirtState(std::int64_t state) {
   switch (state) {
-    case 1: return VmState::kRunning;
-    case 2: return VmState::kBlocked;
-    case 3: return VmState::kPaused;
-    case 4: return VmState::kShutdown;
-    case 5: return VmState::kShutoff;
-    case 6: return VmState::kCrashed;
-    case 7: return VmState::kPmSuspended;
-    default: return VmState::kUnknown;
+    case 1:
+      return VmState::kRunning;
+    case 2:
+      return VmState::kBlocked;
+    case 3:
+      return VmState::kPaused;
+    case 4:
+      return VmState::kShutdown;
+    case 5:
+      return VmState::kShutoff;
+    case 6:
+      return VmState::kCrashed;
+    case 7:
+      return VmState::kPmSuspended;
+    default:
+      return VmState::kUnknown;
   }
 }
 

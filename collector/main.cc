@@ -56,8 +56,8 @@ int RunOnce(const CollectorConfig& config, StatsSource& source, bool json) {
               << "): " << s.capacity.cpu_cores << " CPUs, "
               << s.capacity.memory_bytes / (1024 * 1024) << " MiB\n";
     for (const auto& vm : s.vms) {
-      std::cout << "  " << vm.name << " " << vm.uuid << " " << VmStateName(vm.state) << " vcpus="
-                << vm.vcpus << " cpu_ns=" << vm.cpu_ns
+      std::cout << "  " << vm.name << " " << vm.uuid << " " << VmStateName(vm.state)
+                << " vcpus=" << vm.vcpus << " cpu_ns=" << vm.cpu_ns
                 << " mem=" << vm.memory_current_bytes / (1024 * 1024) << "MiB\n";
     }
   }
@@ -95,7 +95,7 @@ int Run(const CollectorConfig& config, StatsSource& source) {
   std::unique_ptr<CollectorMetrics> metrics;
   if (!config.metrics_listen.empty()) {
     auto m = CollectorMetrics::Start(config.metrics_listen, config.host_name,
-                                    std::string(source.name()));
+                                     std::string(source.name()));
     if (!m.ok()) {
       BLOG(kError) << m.status().message();
       return 2;
@@ -141,9 +141,8 @@ int Run(const CollectorConfig& config, StatsSource& source) {
     auto now = std::chrono::steady_clock::now();
     if (next < now) next = now;
     while (!g_stop && std::chrono::steady_clock::now() < next) {
-      std::this_thread::sleep_for(
-          std::min<std::chrono::steady_clock::duration>(next - std::chrono::steady_clock::now(),
-                                                        std::chrono::milliseconds(100)));
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          next - std::chrono::steady_clock::now(), std::chrono::milliseconds(100)));
     }
   }
   BLOG(kInfo) << "stopping after " << seq << " samples";

@@ -54,10 +54,8 @@ VmSample MapXenDomain(const XenDomainStats& d, unsigned node_flags, bool network
   // num_vcpus is the highest vCPU id + 1, not what is online (vCPUs can be hot-unplugged);
   // count the online ones when the vCPU collector ran.
   if ((node_flags & kXenstatVcpu) != 0 && !d.vcpus.empty()) {
-    vm.vcpus = static_cast<std::uint32_t>(
-        std::count_if(d.vcpus.begin(), d.vcpus.end(), [](const XenVcpuStats& v) {
-          return v.online;
-        }));
+    vm.vcpus = static_cast<std::uint32_t>(std::count_if(
+        d.vcpus.begin(), d.vcpus.end(), [](const XenVcpuStats& v) { return v.online; }));
   } else {
     vm.vcpus = d.num_vcpus;
   }

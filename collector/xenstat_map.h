@@ -55,8 +55,8 @@ struct XenVbdStats {
 struct XenDomainStats {
   unsigned domid = 0;
   std::string name;
-  std::string uuid;  // from xenstore /local/domain/<domid>/vm; "" = unknown
-  unsigned num_vcpus = 0;  // libxenstat: highest vCPU id + 1
+  std::string uuid;                 // from xenstore /local/domain/<domid>/vm; "" = unknown
+  unsigned num_vcpus = 0;           // libxenstat: highest vCPU id + 1
   std::vector<XenVcpuStats> vcpus;  // empty unless read with kXenstatVcpu
   std::uint64_t cpu_ns = 0;
   std::uint64_t cur_mem = 0;

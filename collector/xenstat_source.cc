@@ -257,8 +257,8 @@ class XenstatSource final : public StatsSource {
       for (unsigned k = 0; k < nn; ++k) {
         xenstat_network* net = xenstat_domain_network(d, k);
         if (net == nullptr) continue;
-        ds.vifs.push_back({xenstat_network_id(net), xenstat_network_rbytes(net),
-                           xenstat_network_tbytes(net)});
+        ds.vifs.push_back(
+            {xenstat_network_id(net), xenstat_network_rbytes(net), xenstat_network_tbytes(net)});
       }
     }
     if ((flags & XENSTAT_VBD) != 0) {
@@ -294,7 +294,7 @@ class XenstatSource final : public StatsSource {
     unsigned num = 0;
     char** entries = xs_directory(xs_.get(), XBT_NULL, path.c_str(), &num);
     if (entries == nullptr) return 0u;  // no vif directory: the guest has no vif
-    std::free(entries);  // one allocation holds the array and the strings
+    std::free(entries);                 // one allocation holds the array and the strings
     if (num > 0 && !warned_hidden_vifs_) {
       BLOG(kWarning) << "xenstat: domain " << domid << " has " << num
                      << " vif(s) in xenstore but libxenstat reports none (dom0 without a Linux "

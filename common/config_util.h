@@ -3,13 +3,13 @@
 // Helpers for the daemons' YAML config files: errors that name file:line:column and the
 // option path, unknown keys with a did-you-mean, durations ("500ms", "2s") and sizes ("4GiB").
 
+#include <yaml-cpp/node/node.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/node/node.h>
 
 #include "common/status.h"
 
@@ -36,8 +36,8 @@ class YamlMapReader {
   bool Bool(const std::string& key, bool* out);
   bool Double(const std::string& key, double* out, double min, double max);
   bool UInt(const std::string& key, std::uint64_t* out, std::uint64_t min, std::uint64_t max);
-  bool Duration(const std::string& key, std::chrono::nanoseconds* out,
-                std::chrono::nanoseconds min, std::chrono::nanoseconds max);
+  bool Duration(const std::string& key, std::chrono::nanoseconds* out, std::chrono::nanoseconds min,
+                std::chrono::nanoseconds max);
   bool Bytes(const std::string& key, std::uint64_t* out);
   bool Enum(const std::string& key, std::string* out, const std::vector<std::string>& allowed);
 

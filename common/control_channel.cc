@@ -31,9 +31,9 @@ ControlServer::~ControlServer() = default;
 const std::string& ControlServer::endpoint() const { return impl_->endpoint; }
 std::uint64_t ControlServer::rejected() const { return impl_->rejected.load(); }
 
-Result<std::unique_ptr<ControlServer>> ControlServer::Bind(
-    const std::string& endpoint, const CurveKeyPair& server_keys,
-    const std::filesystem::path& admin_dir) {
+Result<std::unique_ptr<ControlServer>> ControlServer::Bind(const std::string& endpoint,
+                                                           const CurveKeyPair& server_keys,
+                                                           const std::filesystem::path& admin_dir) {
   auto impl = std::make_unique<Impl>();
   impl->zap = std::make_unique<ZapAuthenticator>(impl->ctx, admin_dir, "admin", &impl->accepted,
                                                  &impl->rejected);
@@ -115,8 +115,8 @@ Result<std::string> ControlCall(const std::string& endpoint, const CurveKeyPair&
     s.send(zmq::buffer(request), zmq::send_flags::none);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      std::array<zmq::pollitem_t, 2> items{{{s.handle(), 0, ZMQ_POLLIN, 0},
-                                            {mon.handle(), 0, ZMQ_POLLIN, 0}}};
+      std::array<zmq::pollitem_t, 2> items{
+          {{s.handle(), 0, ZMQ_POLLIN, 0}, {mon.handle(), 0, ZMQ_POLLIN, 0}}};
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
       if ((items[1].revents & ZMQ_POLLIN) != 0) {
         zmq_socket_monitor(s.handle(), nullptr, 0);

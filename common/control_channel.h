@@ -18,8 +18,8 @@
 namespace ballast {
 
 struct ControlMessage {
-  std::string peer;      // opaque routing id; pass back to Reply()
-  std::string admin;     // the admin key's allowlist name (who asked)
+  std::string peer;   // opaque routing id; pass back to Reply()
+  std::string admin;  // the admin key's allowlist name (who asked)
   std::string payload;
 };
 

@@ -21,8 +21,7 @@ constexpr std::string_view kZ85Alphabet =
 Result<std::map<std::string, std::string>> ParseKeyFile(const fs::path& file) {
   std::ifstream in(file);
   if (!in) {
-    return Status::NotFound("cannot read key file " + file.string() + ": " +
-                            std::strerror(errno));
+    return Status::NotFound("cannot read key file " + file.string() + ": " + std::strerror(errno));
   }
   std::map<std::string, std::string> out;
   std::string line;
@@ -49,7 +48,8 @@ Status WriteFile(const fs::path& path, const std::string& text, mode_t mode) {
   const fs::path tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return Status::Unavailable("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    if (!out)
+      return Status::Unavailable("cannot write " + tmp.string() + ": " + std::strerror(errno));
     ::chmod(tmp.c_str(), mode);
     out << text;
     out.flush();
@@ -138,7 +138,9 @@ Result<std::string> LoadCurvePublicKey(const fs::path& file) {
 Result<std::vector<AllowedKey>> LoadAllowlist(const fs::path& dir) {
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
-  if (ec) return Status::NotFound("cannot read allowlist directory " + dir.string() + ": " + ec.message());
+  if (ec)
+    return Status::NotFound("cannot read allowlist directory " + dir.string() + ": " +
+                            ec.message());
   std::vector<AllowedKey> keys;
   for (const auto& entry : it) {
     if (entry.path().extension() != ".pub") continue;

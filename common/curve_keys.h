@@ -23,7 +23,7 @@ struct CurveKeyPair {
 };
 
 struct AllowedKey {
-  std::string name;        // file stem
+  std::string name;  // file stem
   std::string public_z85;
 };
 

@@ -14,10 +14,14 @@ std::string g_tag = "ballast";  // set once at start-up, before threads
 
 const char* LevelName(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarning: return "WARN";
-    case LogLevel::kError: return "ERROR";
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarning:
+      return "WARN";
+    case LogLevel::kError:
+      return "ERROR";
   }
   return "?";
 }
@@ -44,8 +48,8 @@ LogLine::~LogLine() {
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
   char frac[8];
   std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms));
-  std::string line = std::string(stamp) + frac + " " + LevelName(level_) + " " + g_tag + ": " +
-                     out_.str() + "\n";
+  std::string line =
+      std::string(stamp) + frac + " " + LevelName(level_) + " " + g_tag + ": " + out_.str() + "\n";
   // One write: lines from several threads never interleave.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

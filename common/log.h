@@ -45,7 +45,7 @@ struct LogVoidify {
 };
 }  // namespace ballast
 
-#define BLOG(level)                                           \
-  (::ballast::LogLevel::level < ::ballast::GetLogLevel())     \
-      ? (void)0                                               \
+#define BLOG(level)                                       \
+  (::ballast::LogLevel::level < ::ballast::GetLogLevel()) \
+      ? (void)0                                           \
       : ::ballast::LogVoidify() & ::ballast::LogLine(::ballast::LogLevel::level)

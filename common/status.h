@@ -31,12 +31,8 @@ class [[nodiscard]] Status {
   static Status InvalidArgument(std::string msg) {
     return Status(Code::kInvalidArgument, std::move(msg));
   }
-  static Status NotFound(std::string msg) {
-    return Status(Code::kNotFound, std::move(msg));
-  }
-  static Status Unavailable(std::string msg) {
-    return Status(Code::kUnavailable, std::move(msg));
-  }
+  static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
+  static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
   static Status PermissionDenied(std::string msg) {
     return Status(Code::kPermissionDenied, std::move(msg));
   }
@@ -46,9 +42,7 @@ class [[nodiscard]] Status {
   static Status DeadlineExceeded(std::string msg) {
     return Status(Code::kDeadlineExceeded, std::move(msg));
   }
-  static Status Internal(std::string msg) {
-    return Status(Code::kInternal, std::move(msg));
-  }
+  static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -78,14 +72,22 @@ inline std::string Status::ToString() const {
 
 inline std::string_view CodeName(Status::Code code) {
   switch (code) {
-    case Status::Code::kOk: return "OK";
-    case Status::Code::kInvalidArgument: return "InvalidArgument";
-    case Status::Code::kNotFound: return "NotFound";
-    case Status::Code::kUnavailable: return "Unavailable";
-    case Status::Code::kPermissionDenied: return "PermissionDenied";
-    case Status::Code::kFailedPrecondition: return "FailedPrecondition";
-    case Status::Code::kDeadlineExceeded: return "DeadlineExceeded";
-    case Status::Code::kInternal: return "Internal";
+    case Status::Code::kOk:
+      return "OK";
+    case Status::Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Status::Code::kNotFound:
+      return "NotFound";
+    case Status::Code::kUnavailable:
+      return "Unavailable";
+    case Status::Code::kPermissionDenied:
+      return "PermissionDenied";
+    case Status::Code::kFailedPrecondition:
+      return "FailedPrecondition";
+    case Status::Code::kDeadlineExceeded:
+      return "DeadlineExceeded";
+    case Status::Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }
@@ -94,7 +96,7 @@ inline std::string_view CodeName(Status::Code code) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit like expected
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit like expected
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result from an OK Status has no value");
   }
@@ -121,8 +123,8 @@ class [[nodiscard]] Result {
 
 }  // namespace ballast
 
-#define BALLAST_RETURN_IF_ERROR(expr)      \
-  do {                                      \
-    ::ballast::Status _st = (expr);         \
-    if (!_st.ok()) return _st;              \
+#define BALLAST_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::ballast::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)

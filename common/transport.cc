@@ -10,14 +10,13 @@
 #include <zmq_addon.hpp>
 
 #include "common/log.h"
-#include "common/zap.h"
 #include "common/wire.h"
+#include "common/zap.h"
 
 namespace ballast {
 namespace {
 
 constexpr char kZapDomain[] = "ballast";
-
 
 }  // namespace
 
@@ -48,8 +47,7 @@ class SampleSubscriber::Impl {
       BLOG(kWarning) << "rejected a publisher on " << ev[1].to_string()
                      << (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
                              ? ": it does not speak CURVE (plaintext collector?)"
-                             : ": handshake failed (protocol error " + std::to_string(value) +
-                                   ")");
+                             : ": handshake failed (protocol error " + std::to_string(value) + ")");
     }
   }
 
@@ -89,8 +87,8 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
         return Status::InvalidArgument("the balancer's CURVE secret key is not 40 Z85 characters");
       }
       impl->zap = std::make_unique<ZapAuthenticator>(ctx, curve->allowlist_dir, "collector",
-                                                       &impl->stats.auth_accepted,
-                                                       &impl->stats.auth_rejected);
+                                                     &impl->stats.auth_accepted,
+                                                     &impl->stats.auth_rejected);
       Status st = impl->zap->Start();
       if (!st.ok()) return st;
       s.set(zmq::sockopt::curve_server, 1);
@@ -100,9 +98,9 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
       impl->curve = true;
       static std::atomic<int> counter{0};
       const std::string mon = "inproc://ballast-subscriber-monitor-" + std::to_string(counter++);
-      if (zmq_socket_monitor(s.handle(), mon.c_str(),
-                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+      if (zmq_socket_monitor(
+              s.handle(), mon.c_str(),
+              ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
         return Status::Internal(std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
       }
       impl->monitor = zmq::socket_t(ctx, zmq::socket_type::pair);
@@ -140,9 +138,8 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
       m.key_name = user ? user : "";
       if (impl_->bind_key_to_topic && m.key_name != m.topic) {
         impl_->stats.topic_mismatch++;
-        BLOG(kWarning) << "dropped a sample for host '" << m.topic
-                       << "' signed by the key of '" << m.key_name
-                       << "': a collector key may publish only for its own host";
+        BLOG(kWarning) << "dropped a sample for host '" << m.topic << "' signed by the key of '"
+                       << m.key_name << "': a collector key may publish only for its own host";
         return std::nullopt;
       }
     }
@@ -161,8 +158,8 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() < 0) left = std::chrono::milliseconds(0);
-      std::array<zmq::pollitem_t, 2> items{{{s.handle(), 0, ZMQ_POLLIN, 0},
-                                            {impl_->monitor.handle(), 0, ZMQ_POLLIN, 0}}};
+      std::array<zmq::pollitem_t, 2> items{
+          {{s.handle(), 0, ZMQ_POLLIN, 0}, {impl_->monitor.handle(), 0, ZMQ_POLLIN, 0}}};
       zmq::poll(items.data(), impl_->monitor.handle() != nullptr ? 2 : 1, left);
       if ((items[1].revents & ZMQ_POLLIN) != 0) impl_->DrainMonitor();
       if ((items[0].revents & ZMQ_POLLIN) == 0) {
@@ -203,8 +200,7 @@ class SamplePublisher::Impl {
       }
       const std::string mon = "inproc://ballast-publisher-monitor-" + std::to_string(counter++);
       if (zmq_socket_monitor(socket.handle(), mon.c_str(),
-                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                  ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                  ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
         return Status::Internal(std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));

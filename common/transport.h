@@ -45,17 +45,18 @@ struct ReceivedMessage {
 // Counters, readable from any thread.
 struct TransportStats {
   std::atomic<std::uint64_t> auth_accepted{0};
-  std::atomic<std::uint64_t> auth_rejected{0};      // unknown key or wrong mechanism
-  std::atomic<std::uint64_t> topic_mismatch{0};     // a key publishing for another host
-  std::atomic<std::uint64_t> malformed_frames{0};   // not [topic, payload]
+  std::atomic<std::uint64_t> auth_rejected{0};     // unknown key or wrong mechanism
+  std::atomic<std::uint64_t> topic_mismatch{0};    // a key publishing for another host
+  std::atomic<std::uint64_t> malformed_frames{0};  // not [topic, payload]
 };
 
 class SampleSubscriber {
  public:
   // Binds `endpoint` (e.g. "tcp://127.0.0.1:5555"; port 0 or "*" picks a free one, see
   // endpoint()). Without `curve` the socket is plaintext: only when configured so.
-  static Result<std::unique_ptr<SampleSubscriber>> Bind(
-      zmq::context_t& ctx, const std::string& endpoint, std::optional<CurveServerOptions> curve);
+  static Result<std::unique_ptr<SampleSubscriber>> Bind(zmq::context_t& ctx,
+                                                        const std::string& endpoint,
+                                                        std::optional<CurveServerOptions> curve);
   ~SampleSubscriber();
   SampleSubscriber(const SampleSubscriber&) = delete;
   SampleSubscriber& operator=(const SampleSubscriber&) = delete;
@@ -76,8 +77,9 @@ class SampleSubscriber {
 
 class SamplePublisher {
  public:
-  static Result<std::unique_ptr<SamplePublisher>> Connect(
-      zmq::context_t& ctx, const std::string& endpoint, std::optional<CurveClientOptions> curve);
+  static Result<std::unique_ptr<SamplePublisher>> Connect(zmq::context_t& ctx,
+                                                          const std::string& endpoint,
+                                                          std::optional<CurveClientOptions> curve);
   ~SamplePublisher();
   SamplePublisher(const SamplePublisher&) = delete;
   SamplePublisher& operator=(const SamplePublisher&) = delete;

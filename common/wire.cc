@@ -1,13 +1,13 @@
 #include "common/wire.h"
 
+#include <google/protobuf/arena.h>
+
 #include <cmath>
-#include <memory>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <unordered_set>
 #include <vector>
-
-#include <google/protobuf/arena.h>
 
 #include "common/proto/ballast.pb.h"
 
@@ -22,30 +22,48 @@ constexpr std::size_t kArenaBlockBytes = 128 * 1024;
 
 wire::VmState ToWire(VmState s) {
   switch (s) {
-    case VmState::kUnknown: return wire::VM_STATE_UNKNOWN;
-    case VmState::kRunning: return wire::VM_STATE_RUNNING;
-    case VmState::kBlocked: return wire::VM_STATE_BLOCKED;
-    case VmState::kPaused: return wire::VM_STATE_PAUSED;
-    case VmState::kShutdown: return wire::VM_STATE_SHUTDOWN;
-    case VmState::kShutoff: return wire::VM_STATE_SHUTOFF;
-    case VmState::kCrashed: return wire::VM_STATE_CRASHED;
-    case VmState::kPmSuspended: return wire::VM_STATE_PMSUSPENDED;
-    case VmState::kDying: return wire::VM_STATE_DYING;
+    case VmState::kUnknown:
+      return wire::VM_STATE_UNKNOWN;
+    case VmState::kRunning:
+      return wire::VM_STATE_RUNNING;
+    case VmState::kBlocked:
+      return wire::VM_STATE_BLOCKED;
+    case VmState::kPaused:
+      return wire::VM_STATE_PAUSED;
+    case VmState::kShutdown:
+      return wire::VM_STATE_SHUTDOWN;
+    case VmState::kShutoff:
+      return wire::VM_STATE_SHUTOFF;
+    case VmState::kCrashed:
+      return wire::VM_STATE_CRASHED;
+    case VmState::kPmSuspended:
+      return wire::VM_STATE_PMSUSPENDED;
+    case VmState::kDying:
+      return wire::VM_STATE_DYING;
   }
   return wire::VM_STATE_UNKNOWN;
 }
 
 VmState FromWire(int s) {
   switch (s) {
-    case wire::VM_STATE_RUNNING: return VmState::kRunning;
-    case wire::VM_STATE_BLOCKED: return VmState::kBlocked;
-    case wire::VM_STATE_PAUSED: return VmState::kPaused;
-    case wire::VM_STATE_SHUTDOWN: return VmState::kShutdown;
-    case wire::VM_STATE_SHUTOFF: return VmState::kShutoff;
-    case wire::VM_STATE_CRASHED: return VmState::kCrashed;
-    case wire::VM_STATE_PMSUSPENDED: return VmState::kPmSuspended;
-    case wire::VM_STATE_DYING: return VmState::kDying;
-    default: return VmState::kUnknown;  // a newer collector's state: not fatal
+    case wire::VM_STATE_RUNNING:
+      return VmState::kRunning;
+    case wire::VM_STATE_BLOCKED:
+      return VmState::kBlocked;
+    case wire::VM_STATE_PAUSED:
+      return VmState::kPaused;
+    case wire::VM_STATE_SHUTDOWN:
+      return VmState::kShutdown;
+    case wire::VM_STATE_SHUTOFF:
+      return VmState::kShutoff;
+    case wire::VM_STATE_CRASHED:
+      return VmState::kCrashed;
+    case wire::VM_STATE_PMSUSPENDED:
+      return VmState::kPmSuspended;
+    case wire::VM_STATE_DYING:
+      return VmState::kDying;
+    default:
+      return VmState::kUnknown;  // a newer collector's state: not fatal
   }
 }
 
@@ -57,24 +75,24 @@ DecodeResult Fail(DecodeError reason, std::string detail) {
 DecodeFailure Validate(const HostSample& s, std::string_view topic) {
   auto fail = [](DecodeError r, std::string d) { return DecodeFailure{r, std::move(d)}; };
   if (s.schema_version != HostSample::kSchemaVersion) {
-    return fail(DecodeError::kBadVersion,
-                "schema_version " + std::to_string(s.schema_version) + " (this build reads " +
-                    std::to_string(HostSample::kSchemaVersion) + ")");
+    return fail(DecodeError::kBadVersion, "schema_version " + std::to_string(s.schema_version) +
+                                              " (this build reads " +
+                                              std::to_string(HostSample::kSchemaVersion) + ")");
   }
   if (!IsValidHostName(s.host.name)) {
     return fail(DecodeError::kBadHost, "host.name: missing or not [A-Za-z0-9._-]{1,255}");
   }
   if (!topic.empty() && topic != s.host.name) {
-    return fail(DecodeError::kBadHost, "host.name '" + s.host.name +
-                                           "' does not match topic '" + std::string(topic) + "'");
+    return fail(DecodeError::kBadHost, "host.name '" + s.host.name + "' does not match topic '" +
+                                           std::string(topic) + "'");
   }
   if (s.boot_id == 0 || s.sequence == 0) {
     return fail(DecodeError::kBadSequence, s.boot_id == 0 ? "boot_id: zero" : "sequence: zero");
   }
   const double cores = s.capacity.cpu_cores;
   if (!std::isfinite(cores) || cores <= 0 || cores > kMaxCpuCores) {
-    return fail(DecodeError::kBadCapacity, "capacity.cpu_cores: " + std::to_string(cores) +
-                                               " (must be in (0, 65536])");
+    return fail(DecodeError::kBadCapacity,
+                "capacity.cpu_cores: " + std::to_string(cores) + " (must be in (0, 65536])");
   }
   if (s.capacity.memory_bytes == 0 || s.capacity.memory_bytes > kMaxMemoryBytes) {
     return fail(DecodeError::kBadCapacity,
@@ -143,32 +161,52 @@ DecodeFailure Validate(const HostSample& s, std::string_view topic) {
 
 const char* VmStateName(VmState s) {
   switch (s) {
-    case VmState::kUnknown: return "unknown";
-    case VmState::kRunning: return "running";
-    case VmState::kBlocked: return "blocked";
-    case VmState::kPaused: return "paused";
-    case VmState::kShutdown: return "shutdown";
-    case VmState::kShutoff: return "shutoff";
-    case VmState::kCrashed: return "crashed";
-    case VmState::kPmSuspended: return "pmsuspended";
-    case VmState::kDying: return "dying";
+    case VmState::kUnknown:
+      return "unknown";
+    case VmState::kRunning:
+      return "running";
+    case VmState::kBlocked:
+      return "blocked";
+    case VmState::kPaused:
+      return "paused";
+    case VmState::kShutdown:
+      return "shutdown";
+    case VmState::kShutoff:
+      return "shutoff";
+    case VmState::kCrashed:
+      return "crashed";
+    case VmState::kPmSuspended:
+      return "pmsuspended";
+    case VmState::kDying:
+      return "dying";
   }
   return "unknown";
 }
 
 const char* DecodeErrorName(DecodeError e) {
   switch (e) {
-    case DecodeError::kEmpty: return "empty";
-    case DecodeError::kOversized: return "oversized";
-    case DecodeError::kMalformed: return "malformed";
-    case DecodeError::kBadVersion: return "bad_version";
-    case DecodeError::kBadHost: return "bad_host";
-    case DecodeError::kBadCapacity: return "bad_capacity";
-    case DecodeError::kBadSequence: return "bad_sequence";
-    case DecodeError::kTooManyVms: return "too_many_vms";
-    case DecodeError::kBadVm: return "bad_vm";
-    case DecodeError::kDuplicateVm: return "duplicate_vm";
-    case DecodeError::kCount: break;
+    case DecodeError::kEmpty:
+      return "empty";
+    case DecodeError::kOversized:
+      return "oversized";
+    case DecodeError::kMalformed:
+      return "malformed";
+    case DecodeError::kBadVersion:
+      return "bad_version";
+    case DecodeError::kBadHost:
+      return "bad_host";
+    case DecodeError::kBadCapacity:
+      return "bad_capacity";
+    case DecodeError::kBadSequence:
+      return "bad_sequence";
+    case DecodeError::kTooManyVms:
+      return "too_many_vms";
+    case DecodeError::kBadVm:
+      return "bad_vm";
+    case DecodeError::kDuplicateVm:
+      return "duplicate_vm";
+    case DecodeError::kCount:
+      break;
   }
   return "unknown";
 }
@@ -271,8 +309,8 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
                 "not a ballast.wire.HostSample (" + std::to_string(bytes.size()) + " bytes)");
   }
   if (static_cast<std::size_t>(m.vms_size()) > kMaxVms) {
-    return Fail(DecodeError::kTooManyVms, std::to_string(m.vms_size()) + " VMs (at most " +
-                                              std::to_string(kMaxVms) + ")");
+    return Fail(DecodeError::kTooManyVms,
+                std::to_string(m.vms_size()) + " VMs (at most " + std::to_string(kMaxVms) + ")");
   }
   // Strings are moved out of the parsed message (it is thrown away), not copied.
   HostSample s;

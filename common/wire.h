@@ -26,15 +26,15 @@ inline constexpr double kMaxCpuCores = 65536;
 enum class DecodeError : std::uint8_t {
   kEmpty = 0,
   kOversized,
-  kMalformed,       // not a parseable protobuf message (truncated or garbage)
-  kBadVersion,      // schema_version unknown to this receiver
-  kBadHost,         // host name missing/invalid, or topic != host name
-  kBadCapacity,     // no CPU or memory capacity, or absurd values
-  kBadSequence,     // boot_id or sequence zero
+  kMalformed,    // not a parseable protobuf message (truncated or garbage)
+  kBadVersion,   // schema_version unknown to this receiver
+  kBadHost,      // host name missing/invalid, or topic != host name
+  kBadCapacity,  // no CPU or memory capacity, or absurd values
+  kBadSequence,  // boot_id or sequence zero
   kTooManyVms,
-  kBadVm,           // VM without UUID or name, invalid name, absurd memory/vCPUs
-  kDuplicateVm,     // the same VM UUID twice in one sample
-  kCount,           // number of reasons; keep last
+  kBadVm,        // VM without UUID or name, invalid name, absurd memory/vCPUs
+  kDuplicateVm,  // the same VM UUID twice in one sample
+  kCount,        // number of reasons; keep last
 };
 inline constexpr std::size_t kDecodeErrorCount = static_cast<std::size_t>(DecodeError::kCount);
 const char* DecodeErrorName(DecodeError e);  // "oversized", "malformed", ... (metric labels)

@@ -25,10 +25,9 @@ struct Reference {
   double thr_mmt_overload_hours;
 };
 const std::map<std::string, Reference>& References() {
-  static const std::map<std::string, Reference> kRefs = {
-      {"20110303", {168, 27600, 1.0}},
-      {"20110306", {128, 21700, 0.8}},
-      {"20110309", {139, 24200, 1.0}}};
+  static const std::map<std::string, Reference> kRefs = {{"20110303", {168, 27600, 1.0}},
+                                                         {"20110306", {128, 21700, 0.8}},
+                                                         {"20110309", {139, 24200, 1.0}}};
   return kRefs;
 }
 
@@ -116,8 +115,10 @@ class Comparison {
       return std::nullopt;
     }
     r->label = w.label;
-    if (!setting.empty()) r->policy = (policy ? policy : "none") + std::string(" ") + setting;
-    else r->policy = policy ? policy : "none";
+    if (!setting.empty())
+      r->policy = (policy ? policy : "none") + std::string(" ") + setting;
+    else
+      r->policy = policy ? policy : "none";
     std::cerr << "  " << w.label << " " << r->policy << ": " << Fmt("%.1f kWh", r->energy_kwh)
               << ", " << r->migrations << " migrations, "
               << Fmt("%.2f overload host-h", r->overload_host_hours) << " ("
@@ -202,16 +203,18 @@ class Comparison {
       auto r = RunSimulation(*w, nullptr, so);
       return r.ok() ? r->overload_fraction() : 0.0;
     };
-    int lo = 1;     // assumed to satisfy (>= 5 %)
-    int hi = 800;   // assumed not to
+    int lo = 1;    // assumed to satisfy (>= 5 %)
+    int hi = 800;  // assumed not to
     if (fraction(hi) >= kTightOverloadFraction) return hi;
     while (hi - lo > 1) {
       const int mid = (lo + hi) / 2;
-      if (fraction(mid) >= kTightOverloadFraction) lo = mid;
-      else hi = mid;
+      if (fraction(mid) >= kTightOverloadFraction)
+        lo = mid;
+      else
+        hi = mid;
     }
-    std::cerr << "  tight cluster: " << lo << " hosts (none has "
-              << Fmt("%.1f", 100 * fraction(lo)) << " % of host-hours above capacity)\n";
+    std::cerr << "  tight cluster: " << lo << " hosts (none has " << Fmt("%.1f", 100 * fraction(lo))
+              << " % of host-hours above capacity)\n";
     return lo;
   }
 
@@ -226,25 +229,22 @@ class Comparison {
     }
     const Reference& ref = it->second;
     const double ratio = r.energy_kwh / ref.lr_mmt_kwh;
-    verdicts_.push_back({day, what + ": energy",
-                         "within 10% of LR-MMT-1.2 " + Fmt("%.0f kWh", ref.lr_mmt_kwh),
-                         Fmt("%.1f kWh", r.energy_kwh) + Fmt(" (%+.1f%%)", 100 * (ratio - 1)),
-                         ratio <= 1.10});
+    verdicts_.push_back(
+        {day, what + ": energy", "within 10% of LR-MMT-1.2 " + Fmt("%.0f kWh", ref.lr_mmt_kwh),
+         Fmt("%.1f kWh", r.energy_kwh) + Fmt(" (%+.1f%%)", 100 * (ratio - 1)), ratio <= 1.10});
     verdicts_.push_back({day, what + ": migrations",
                          "<= " + std::to_string(ref.lr_mmt_migrations / 10) + " (1/10 of LR-MMT)",
                          std::to_string(r.migrations), r.migrations * 10 <= ref.lr_mmt_migrations});
-    verdicts_.push_back({day, what + ": host-h > 100%",
-                         "<= THR-MMT-0.8 " + Fmt("%.1f", ref.thr_mmt_overload_hours),
-                         Fmt("%.2f", r.overload_host_hours),
-                         r.overload_host_hours <= ref.thr_mmt_overload_hours});
+    verdicts_.push_back(
+        {day, what + ": host-h > 100%", "<= THR-MMT-0.8 " + Fmt("%.1f", ref.thr_mmt_overload_hours),
+         Fmt("%.2f", r.overload_host_hours), r.overload_host_hours <= ref.thr_mmt_overload_hours});
   }
 
   void JudgeTight(const std::string& day, const SimResult& none, const SimResult& r,
                   const std::string& strategy) {
     const std::string what = strategy + " (" + std::to_string(r.hosts) + " hosts)";
-    const double cut = none.overload_host_hours > 0
-                           ? 1 - r.overload_host_hours / none.overload_host_hours
-                           : 0;
+    const double cut =
+        none.overload_host_hours > 0 ? 1 - r.overload_host_hours / none.overload_host_hours : 0;
     verdicts_.push_back({day, what + ": host-h > 100% cut",
                          ">= 90% (none: " + Fmt("%.1f h", none.overload_host_hours) + ")",
                          Fmt("%.1f%%", 100 * cut) + Fmt(" (%.1f h)", r.overload_host_hours),
@@ -252,10 +252,10 @@ class Comparison {
     const double per_vm = r.vms_start > 0 ? static_cast<double>(r.migrations) / r.vms_start /
                                                 std::max(r.duration_hours / 24, 1e-9)
                                           : 0;
-    verdicts_.push_back({day, what + ": migrations/VM/day", "< 1", Fmt("%.2f", per_vm),
-                         per_vm < 1});
-    verdicts_.push_back({day, what + ": ping-pongs", "0", std::to_string(r.ping_pongs),
-                         r.ping_pongs == 0});
+    verdicts_.push_back(
+        {day, what + ": migrations/VM/day", "< 1", Fmt("%.2f", per_vm), per_vm < 1});
+    verdicts_.push_back(
+        {day, what + ": ping-pongs", "0", std::to_string(r.ping_pongs), r.ping_pongs == 0});
   }
 
   std::string FormatVerdicts() const {
@@ -265,9 +265,11 @@ class Comparison {
     for (const Verdict& v : verdicts_) {
       char line[512];
       std::snprintf(line, sizeof(line), "  %-9s %-52s %-8s target %-34s measured %s\n",
-                    v.day.c_str(), v.what.c_str(), !v.judged ? "n/a" : v.met ? "MET" : "NOT MET",
-                    v.target.c_str(),
-                    v.measured.c_str());
+                    v.day.c_str(), v.what.c_str(),
+                    !v.judged ? "n/a"
+                    : v.met   ? "MET"
+                              : "NOT MET",
+                    v.target.c_str(), v.measured.c_str());
       out += line;
       if (v.met) ++met;
       if (v.judged) ++judged;

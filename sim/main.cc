@@ -86,8 +86,8 @@ int Run(const RunArgs& a) {
     if (w.ok()) {
       std::cout << "recording: " << stats.records << " samples, " << stats.decode_errors
                 << " undecodable" << (stats.torn_tail ? ", torn tail ignored" : "") << "; "
-                << w->hosts.size() << " hosts, " << w->vms.size() << " VMs, "
-                << w->duration_seconds << " s\n";
+                << w->hosts.size() << " hosts, " << w->vms.size() << " VMs, " << w->duration_seconds
+                << " s\n";
     }
   }
   if (!w.ok()) {
@@ -142,8 +142,9 @@ int Run(const RunArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ballast-sim: replays VM CPU traces or balancer recordings through Ballast's "
-               "decision core on a simulated cluster (sim/README.md)"};
+  CLI::App app{
+      "ballast-sim: replays VM CPU traces or balancer recordings through Ballast's "
+      "decision core on a simulated cluster (sim/README.md)"};
   app.require_subcommand(1);
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "simulate one trace or recording under one policy");

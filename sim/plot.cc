@@ -26,11 +26,16 @@ const std::array<std::uint8_t, 5>* Glyph(char c) {
   static const std::array<std::uint8_t, 5> kSpace = {0, 0, 0, 0, 0};
   if (c >= '0' && c <= '9') return &kDigits[c - '0'];
   switch (c) {
-    case '.': return &kDot;
-    case ':': return &kColon;
-    case '%': return &kPercent;
-    case '-': return &kMinus;
-    default: return &kSpace;
+    case '.':
+      return &kDot;
+    case ':':
+      return &kColon;
+    case '%':
+      return &kPercent;
+    case '-':
+      return &kMinus;
+    default:
+      return &kSpace;
   }
 }
 
@@ -40,8 +45,8 @@ void AppendChunk(std::string& out, const char* type, const std::string& data) {
   std::string body(type, 4);
   body += data;
   out += body;
-  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(body.data()),
-                          static_cast<uInt>(body.size()));
+  const uLong crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
   for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
 }
 
@@ -115,7 +120,8 @@ Status LineChart(const std::string& path, const std::vector<double>& times,
 }  // namespace
 
 Canvas::Canvas(int width, int height, std::uint32_t background)
-    : width_(width), height_(height),
+    : width_(width),
+      height_(height),
       pixels_(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 3) {
   FillRect(0, 0, width - 1, height - 1, background);
 }
@@ -123,7 +129,8 @@ Canvas::Canvas(int width, int height, std::uint32_t background)
 void Canvas::Set(int x, int y, std::uint32_t rgb) {
   if (x < 0 || y < 0 || x >= width_ || y >= height_) return;
   const std::size_t i = (static_cast<std::size_t>(y) * static_cast<std::size_t>(width_) +
-                         static_cast<std::size_t>(x)) * 3;
+                         static_cast<std::size_t>(x)) *
+                        3;
   pixels_[i] = static_cast<std::uint8_t>(rgb >> 16);
   pixels_[i + 1] = static_cast<std::uint8_t>(rgb >> 8);
   pixels_[i + 2] = static_cast<std::uint8_t>(rgb);
@@ -131,7 +138,8 @@ void Canvas::Set(int x, int y, std::uint32_t rgb) {
 
 std::uint32_t Canvas::Get(int x, int y) const {
   const std::size_t i = (static_cast<std::size_t>(y) * static_cast<std::size_t>(width_) +
-                         static_cast<std::size_t>(x)) * 3;
+                         static_cast<std::size_t>(x)) *
+                        3;
   return (static_cast<std::uint32_t>(pixels_[i]) << 16) |
          (static_cast<std::uint32_t>(pixels_[i + 1]) << 8) | pixels_[i + 2];
 }
@@ -196,7 +204,8 @@ std::string Canvas::EncodePng() const {
   }
   z.resize(zlen);
   std::string ihdr;
-  for (std::uint32_t v : {static_cast<std::uint32_t>(width_), static_cast<std::uint32_t>(height_)}) {
+  for (std::uint32_t v :
+       {static_cast<std::uint32_t>(width_), static_cast<std::uint32_t>(height_)}) {
     for (int i = 3; i >= 0; --i) ihdr.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
   }
   ihdr += std::string("\x08\x02\x00\x00\x00", 5);  // 8 bit, RGB, deflate, no filter, no interlace

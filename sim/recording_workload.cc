@@ -45,8 +45,7 @@ Result<Workload> LoadRecordingWorkload(const std::string& path, const PowerModel
     if (new_host) {
       w.hosts.push_back({s.host.name, hv->capacity.cpu_cores,
                          static_cast<double>(hv->capacity.memory_bytes),
-                         static_cast<double>(hv->capacity.nic_bits_per_second), power,
-                         "recorded"});
+                         static_cast<double>(hv->capacity.nic_bits_per_second), power, "recorded"});
     }
     for (const std::string& uuid : hv->vm_uuids) {
       const VmView* vv = model.vm(uuid);
@@ -56,8 +55,8 @@ Result<Workload> LoadRecordingWorkload(const std::string& path, const PowerModel
         VmModel vm;
         vm.name = vv->name;
         vm.cpu_capacity = vv->vcpus;
-        vm.memory_bytes = static_cast<double>(vv->memory_max_bytes > 0 ? vv->memory_max_bytes
-                                                                       : vv->memory_bytes);
+        vm.memory_bytes =
+            static_cast<double>(vv->memory_max_bytes > 0 ? vv->memory_max_bytes : vv->memory_bytes);
         vm.initial_host = hit->second;
         vm.type = "recorded";
         w.vms.push_back(std::move(vm));

@@ -2,10 +2,9 @@
 
 // The outcome figures of simulation runs as a text table and as JSON.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "sim/cluster_sim.h"
 

@@ -48,8 +48,7 @@ ModelSpec CloudSimModel() {
   m.hosts = 800;
   m.host_types = {{"G4", 2, 1860, 4096, 1e9, &HpMl110G4()},
                   {"G5", 2, 2660, 4096, 1e9, &HpMl110G5()}};
-  m.vm_types = {{"2500", 2500, 870}, {"2000", 2000, 1740}, {"1000", 1000, 1740},
-                {"500", 500, 613}};
+  m.vm_types = {{"2500", 2500, 870}, {"2000", 2000, 1740}, {"1000", 1000, 1740}, {"500", 500, 613}};
   return m;
 }
 
@@ -68,8 +67,8 @@ Result<Workload> BuildPlanetLabWorkload(const Trace& trace, const ModelSpec& spe
     const HostType& t = spec.host_types[static_cast<std::size_t>(i) % spec.host_types.size()];
     char name[32];
     std::snprintf(name, sizeof(name), "host-%03d", i);
-    w.hosts.push_back({name, t.cores * t.mips_per_core, t.memory_mb * kMiB, t.net_bps, t.power,
-                       t.name});
+    w.hosts.push_back(
+        {name, t.cores * t.mips_per_core, t.memory_mb * kMiB, t.net_bps, t.power, t.name});
   }
   // CloudSim: vmType = i / ceil(n / types): contiguous blocks of the VM list.
   const std::size_t n = trace.vms.size();

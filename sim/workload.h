@@ -40,7 +40,7 @@ class Series {
 
 struct HostModel {
   std::string name;
-  double cpu_capacity = 0;    // MIPS or cores
+  double cpu_capacity = 0;  // MIPS or cores
   double memory_bytes = 0;
   double net_bps = 0;
   const PowerModel* power = nullptr;
@@ -51,9 +51,9 @@ struct VmModel {
   std::string name;
   double cpu_capacity = 0;  // the most it can demand (MIPS or cores)
   double memory_bytes = 0;
-  int initial_host = -1;    // -1: the simulator places it
+  int initial_host = -1;  // -1: the simulator places it
   std::string type;
-  Series demand;            // absolute CPU demand
+  Series demand;  // absolute CPU demand
 };
 
 struct Workload {

@@ -41,9 +41,12 @@ class DryRunActuator final : public MigrationActuator {
 
 const char* MigrationOutcomeName(MigrationOutcome o) {
   switch (o) {
-    case MigrationOutcome::kSucceeded: return "succeeded";
-    case MigrationOutcome::kFailed: return "failed";
-    case MigrationOutcome::kAborted: return "aborted";
+    case MigrationOutcome::kSucceeded:
+      return "succeeded";
+    case MigrationOutcome::kFailed:
+      return "failed";
+    case MigrationOutcome::kAborted:
+      return "aborted";
   }
   return "unknown";
 }

@@ -224,8 +224,8 @@ class LibvirtActuator final : public MigrationActuator {
       libvirt::TypedParams params;
       if (!req.to_migration_address.empty()) {
         const std::string uri = "tcp://" + req.to_migration_address;
-        virTypedParamsAddString(params.ptr(), params.count(), params.max(),
-                                VIR_MIGRATE_PARAM_URI, uri.c_str());
+        virTypedParamsAddString(params.ptr(), params.count(), params.max(), VIR_MIGRATE_PARAM_URI,
+                                uri.c_str());
         if (!minimal) {
           virTypedParamsAddString(params.ptr(), params.count(), params.max(),
                                   VIR_MIGRATE_PARAM_LISTEN_ADDRESS,
@@ -234,18 +234,15 @@ class LibvirtActuator final : public MigrationActuator {
       }
       if (!minimal && req.options.bandwidth_mib_per_second > 0) {
         virTypedParamsAddULLong(params.ptr(), params.count(), params.max(),
-                                VIR_MIGRATE_PARAM_BANDWIDTH,
-                                req.options.bandwidth_mib_per_second);
+                                VIR_MIGRATE_PARAM_BANDWIDTH, req.options.bandwidth_mib_per_second);
       }
       std::atomic<bool> done{false};
       std::thread watch([&] { aborted = Watch(dom.get(), req, t0, done); });
-      rc = virDomainMigrateToURI3(dom.get(), req.to_uri.c_str(), params.get(), params.n(),
-                                  flags);
+      rc = virDomainMigrateToURI3(dom.get(), req.to_uri.c_str(), params.get(), params.n(), flags);
       if (rc != 0) error = LastError("virDomainMigrateToURI3");
       done = true;
       watch.join();
-      if (rc == 0 || aborted || minimal ||
-          error.code() != Status::Code::kFailedPrecondition) {
+      if (rc == 0 || aborted || minimal || error.code() != Status::Code::kFailedPrecondition) {
         break;
       }
       BLOG(kWarning) << "migration of " << req.vm_name << ": " << error.message()
@@ -275,8 +272,7 @@ class LibvirtActuator final : public MigrationActuator {
     DomainPtr moved(virDomainLookupByUUIDString(dst.get(), req.vm_uuid.c_str()));
     if (!moved || !IsRunning(moved.get())) {
       virResetLastError();
-      r.error = "libvirt reported success but " + req.vm_name + " is not running on " +
-                req.to_host;
+      r.error = "libvirt reported success but " + req.vm_name + " is not running on " + req.to_host;
       LocateAfterFailure(src.get(), req, &r);
       return r;
     }
@@ -307,15 +303,12 @@ class LibvirtActuator final : public MigrationActuator {
           type != VIR_DOMAIN_JOB_NONE) {
         unsigned long long processed = 0;
         unsigned long long remaining = 0;
-        virTypedParamsGetULLong(stats.get(), stats.n(), VIR_DOMAIN_JOB_DATA_PROCESSED,
-                                &processed);
-        virTypedParamsGetULLong(stats.get(), stats.n(), VIR_DOMAIN_JOB_DATA_REMAINING,
-                                &remaining);
+        virTypedParamsGetULLong(stats.get(), stats.n(), VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
+        virTypedParamsGetULLong(stats.get(), stats.n(), VIR_DOMAIN_JOB_DATA_REMAINING, &remaining);
         SetProgress(req.vm_uuid, Since(t0), processed, remaining);
         if (!downtime_set) {
           if (virDomainMigrateSetMaxDowntime(
-                  dom, static_cast<unsigned long long>(req.options.max_downtime.count()), 0) !=
-              0) {
+                  dom, static_cast<unsigned long long>(req.options.max_downtime.count()), 0) != 0) {
             BLOG(kInfo) << "migration of " << req.vm_name << ": max downtime not set: "
                         << LastError("virDomainMigrateSetMaxDowntime").message();
           }
@@ -324,9 +317,8 @@ class LibvirtActuator final : public MigrationActuator {
       }
       virResetLastError();
       if (Since(t0) > req.options.timeout || AbortRequested()) {
-        BLOG(kWarning) << "aborting the migration of " << req.vm_name << " from "
-                       << req.from_host << " to " << req.to_host << " after "
-                       << Since(t0).count() << " ms";
+        BLOG(kWarning) << "aborting the migration of " << req.vm_name << " from " << req.from_host
+                       << " to " << req.to_host << " after " << Since(t0).count() << " ms";
         if (virDomainAbortJob(dom) != 0) {
           BLOG(kError) << LastError("virDomainAbortJob(" + req.vm_name + ")").message();
         }

@@ -20,8 +20,8 @@ namespace ballast {
 
 struct MigrationOptions {
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};  // then abort; VM stays put
-  std::uint64_t bandwidth_mib_per_second = 0;                     // 0: unlimited
-  std::chrono::milliseconds max_downtime{0};                      // 0: hypervisor default
+  std::uint64_t bandwidth_mib_per_second = 0;                    // 0: unlimited
+  std::chrono::milliseconds max_downtime{0};                     // 0: hypervisor default
 };
 
 struct MigrationRequest {

@@ -29,8 +29,9 @@ ManualMoveCheck CheckManualMove(const ClusterState& state, const Policy& policy,
   const Unit unit = ctx.UnitOf(v);
   if (unit.size() > 1) {
     return Refuse("affinity", true,
-                  name + " shares an affinity group with VMs on the same host; moving it alone "
-                         "would split the group");
+                  name +
+                      " shares an affinity group with VMs on the same host; moving it alone "
+                      "would split the group");
   }
   if (Blocker b = ctx.CheckUnit(unit); b != Blocker::kNone) {
     return Refuse(std::string(BlockerName(b)), true,
@@ -38,9 +39,9 @@ ManualMoveCheck CheckManualMove(const ClusterState& state, const Policy& policy,
   }
   if (Blocker b = ctx.CheckSource(vs.host, 1); b != Blocker::kNone) {
     const bool stale = b == Blocker::kStaleSource;
-    return Refuse(std::string(BlockerName(b)), !stale,
-                  "its host " + ctx.host(vs.host).host->name + " refuses: " +
-                      std::string(BlockerName(b)));
+    return Refuse(
+        std::string(BlockerName(b)), !stale,
+        "its host " + ctx.host(vs.host).host->name + " refuses: " + std::string(BlockerName(b)));
   }
   // Up to full capacity: the admin chose the target; hot-after-move and memory still apply.
   const Resources full{1.0, 1.0, 1.0};

@@ -61,7 +61,11 @@ class BalancerMetrics::Impl {
   explicit Impl(const std::string& listen)
       : exposer(listen),
         registry(std::make_shared<prometheus::Registry>()),
-        hosts(BuildGauge().Name("ballast_hosts").Help("Hosts in the model").Register(*registry).Add({})),
+        hosts(BuildGauge()
+                  .Name("ballast_hosts")
+                  .Help("Hosts in the model")
+                  .Register(*registry)
+                  .Add({})),
         vms(BuildGauge().Name("ballast_vms").Help("VMs in the model").Register(*registry).Add({})),
         host_util(BuildGauge()
                       .Name("ballast_host_utilization_ratio")
@@ -83,9 +87,19 @@ class BalancerMetrics::Impl {
                      .Name("ballast_host_last_sample_age_seconds")
                      .Help("Seconds since the host's last accepted sample")
                      .Register(*registry)),
-        stale_hosts(BuildGauge().Name("ballast_stale_hosts").Help("Hosts stale now").Register(*registry).Add({})),
-        vm_cpu(BuildGauge().Name("ballast_vm_cpu_cores").Help("CPU used by a VM, in cores").Register(*registry)),
-        vm_mem(BuildGauge().Name("ballast_vm_memory_bytes").Help("A VM's current memory").Register(*registry)),
+        stale_hosts(BuildGauge()
+                        .Name("ballast_stale_hosts")
+                        .Help("Hosts stale now")
+                        .Register(*registry)
+                        .Add({})),
+        vm_cpu(BuildGauge()
+                   .Name("ballast_vm_cpu_cores")
+                   .Help("CPU used by a VM, in cores")
+                   .Register(*registry)),
+        vm_mem(BuildGauge()
+                   .Name("ballast_vm_memory_bytes")
+                   .Help("A VM's current memory")
+                   .Register(*registry)),
         vm_net(BuildGauge()
                    .Name("ballast_vm_network_bytes_per_second")
                    .Help("A VM's network traffic, rx + tx, in bytes per second")
@@ -108,7 +122,10 @@ class BalancerMetrics::Impl {
                         .Name("ballast_migrations_recommended_total")
                         .Help("New moves recommended in recommend mode")
                         .Register(*registry)),
-        started(BuildCounter().Name("ballast_migrations_started_total").Help("Migrations started").Register(*registry)),
+        started(BuildCounter()
+                    .Name("ballast_migrations_started_total")
+                    .Help("Migrations started")
+                    .Register(*registry)),
         finished(BuildCounter()
                      .Name("ballast_migrations_finished_total")
                      .Help("Migrations ended, by outcome")
@@ -117,7 +134,11 @@ class BalancerMetrics::Impl {
                     .Name("ballast_migrations_skipped_total")
                     .Help("Planned moves not started, by reason")
                     .Register(*registry)),
-        in_flight(BuildGauge().Name("ballast_migrations_in_flight").Help("Migrations under way").Register(*registry).Add({})),
+        in_flight(BuildGauge()
+                      .Name("ballast_migrations_in_flight")
+                      .Help("Migrations under way")
+                      .Register(*registry)
+                      .Add({})),
         duration(BuildHistogram()
                      .Name("ballast_migration_duration_seconds")
                      .Help("Migration time, start to verified end")
@@ -126,7 +147,8 @@ class BalancerMetrics::Impl {
                      .Name("ballast_migration_downtime_seconds")
                      .Help("Switch-over pause reported by the hypervisor")
                      .Register(*registry)
-                     .Add({}, Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})),
+                     .Add({}, Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                          1, 2.5, 5})),
         migrated_bytes(BuildCounter()
                            .Name("ballast_migration_bytes_total")
                            .Help("Data moved by succeeded migrations")
@@ -136,14 +158,23 @@ class BalancerMetrics::Impl {
                       .Name("ballast_plan_duration_seconds")
                       .Help("Time the decision core took for one plan")
                       .Register(*registry)
-                      .Add({}, Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5})),
+                      .Add({}, Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05,
+                                                           0.1, 0.5, 1, 5})),
         latency(BuildHistogram()
                     .Name("ballast_decision_latency_seconds")
                     .Help("Arrival of the newest sample used to the plan being made")
                     .Register(*registry)
-                    .Add({}, Histogram::BucketBoundaries{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
-        plans(BuildCounter().Name("ballast_plans_total").Help("Plans made, by mode").Register(*registry)),
-        samples(BuildCounter().Name("ballast_samples_received_total").Help("Host samples accepted").Register(*registry).Add({})),
+                    .Add({}, Histogram::BucketBoundaries{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                                         5, 10})),
+        plans(BuildCounter()
+                  .Name("ballast_plans_total")
+                  .Help("Plans made, by mode")
+                  .Register(*registry)),
+        samples(BuildCounter()
+                    .Name("ballast_samples_received_total")
+                    .Help("Host samples accepted")
+                    .Register(*registry)
+                    .Add({})),
         vm_samples(BuildCounter()
                        .Name("ballast_vm_samples_received_total")
                        .Help("VM entries in accepted samples")
@@ -155,21 +186,33 @@ class BalancerMetrics::Impl {
                           .Register(*registry)),
         rejected(BuildCounter()
                      .Name("ballast_rejected_publishers_total")
-                     .Help("Publishers refused at the handshake (auth) or samples for another host (topic)")
+                     .Help("Publishers refused at the handshake (auth) or samples for another host "
+                           "(topic)")
                      .Register(*registry)),
         policy_generation(BuildGauge()
                               .Name("ballast_policy_generation")
                               .Help("Bumped by each successful policy reload")
                               .Register(*registry)
                               .Add({})),
-        reloads(BuildCounter().Name("ballast_policy_reloads_total").Help("Policy reloads, by result").Register(*registry)),
-        reload_ok(BuildGauge()
-                      .Name("ballast_policy_last_reload_success")
-                      .Help("0 while the policy file on disk is broken (the last good one is in force)")
-                      .Register(*registry)
-                      .Add({})),
-        mode(BuildGauge().Name("ballast_policy_mode").Help("1 for the mode in force").Register(*registry)),
-        paused(BuildGauge().Name("ballast_paused").Help("1 while automation is paused").Register(*registry).Add({})),
+        reloads(BuildCounter()
+                    .Name("ballast_policy_reloads_total")
+                    .Help("Policy reloads, by result")
+                    .Register(*registry)),
+        reload_ok(
+            BuildGauge()
+                .Name("ballast_policy_last_reload_success")
+                .Help("0 while the policy file on disk is broken (the last good one is in force)")
+                .Register(*registry)
+                .Add({})),
+        mode(BuildGauge()
+                 .Name("ballast_policy_mode")
+                 .Help("1 for the mode in force")
+                 .Register(*registry)),
+        paused(BuildGauge()
+                   .Name("ballast_paused")
+                   .Help("1 while automation is paused")
+                   .Register(*registry)
+                   .Add({})),
         hot_marks(BuildGauge()
                       .Name("ballast_policy_hot_mark_ratio")
                       .Help("The policy's hot mark per resource")
@@ -204,11 +247,12 @@ class BalancerMetrics::Impl {
     rejected_auth = &rejected.Add({{"reason", "auth"}});
     rejected_topic = &rejected.Add({{"reason", "topic"}});
     for (const char* o : {"succeeded", "failed", "aborted"}) {
-      duration_by_outcome[o] = &duration.Add(
-          {{"outcome", o}},
-          Histogram::BucketBoundaries{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600});
+      duration_by_outcome[o] =
+          &duration.Add({{"outcome", o}},
+                        Histogram::BucketBoundaries{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600});
     }
-    for (const char* m : {"off", "recommend", "automatic"}) mode_series[m] = &mode.Add({{"mode", m}});
+    for (const char* m : {"off", "recommend", "automatic"})
+      mode_series[m] = &mode.Add({{"mode", m}});
     reload_ok_series = &reloads.Add({{"result", "ok"}});
     reload_failed_series = &reloads.Add({{"result", "failed"}});
     reload_ok.Set(1);
@@ -332,13 +376,14 @@ void BalancerMetrics::UpdateCluster(const ClusterModel& model, const core::Polic
     const double cap[3] = {h.capacity.cpu_cores, static_cast<double>(h.capacity.memory_bytes),
                            static_cast<double>(h.capacity.nic_bits_per_second)};
     for (std::size_t r = 0; r < 3; ++r) {
-      const std::map<std::string, std::string> labels = {{"host", name}, {"resource", kResources[r]}};
+      const std::map<std::string, std::string> labels = {{"host", name},
+                                                         {"resource", kResources[r]}};
       m.host_util_set.Set(labels, util[r]);
       m.host_capacity_set.Set(labels, cap[r]);
       const auto& t = policy.thresholds[r];
       const std::vector<double> hist(h.history[r].begin(), h.history[r].end());
-      const bool hot = t.enabled && cap[r] > 0 && !hist.empty() &&
-                       core::IsHot(hist, policy.detection, t.hot);
+      const bool hot =
+          t.enabled && cap[r] > 0 && !hist.empty() && core::IsHot(hist, policy.detection, t.hot);
       m.host_hot_set.Set(labels, hot ? 1 : 0);
     }
     m.host_stale_set.Set({{"host", name}}, h.stale ? 1 : 0);
@@ -372,7 +417,8 @@ void BalancerMetrics::OnRecommended(const core::Move& move) {
   const std::string strategy(core::StrategyName(move.reason.strategy));
   impl_->recommended.Add({{"strategy", strategy}}).Increment();
   impl_->planned
-      .Add({{"strategy", strategy}, {"resource", std::string(core::ResourceName(move.reason.resource))}})
+      .Add({{"strategy", strategy},
+            {"resource", std::string(core::ResourceName(move.reason.resource))}})
       .Increment();
 }
 
@@ -380,7 +426,8 @@ void BalancerMetrics::OnMigrationStarted(const core::Move& move) {
   const std::string strategy(core::StrategyName(move.reason.strategy));
   impl_->started.Add({{"strategy", strategy}}).Increment();
   impl_->planned
-      .Add({{"strategy", strategy}, {"resource", std::string(core::ResourceName(move.reason.resource))}})
+      .Add({{"strategy", strategy},
+            {"resource", std::string(core::ResourceName(move.reason.resource))}})
       .Increment();
 }
 

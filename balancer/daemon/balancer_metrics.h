@@ -36,8 +36,8 @@ class BalancerMetrics {
   void SetRejectedPublishers(std::uint64_t auth, std::uint64_t topic);
 
   // Hosts, VMs, utilisation, hot and stale state, from the model after each round.
-  void UpdateCluster(const ClusterModel& model, const core::Policy& policy,
-                     SteadyTime now, double imbalance);
+  void UpdateCluster(const ClusterModel& model, const core::Policy& policy, SteadyTime now,
+                     double imbalance);
 
   void OnPlan(const core::Plan& plan, std::chrono::nanoseconds plan_time,
               std::optional<std::chrono::nanoseconds> decision_latency);
@@ -45,8 +45,7 @@ class BalancerMetrics {
   void OnMigrationStarted(const core::Move& move);
   void OnMigrationFinished(const std::string& outcome, const std::string& strategy,
                            std::chrono::milliseconds duration,
-                           std::optional<std::chrono::milliseconds> downtime,
-                           std::uint64_t bytes);
+                           std::optional<std::chrono::milliseconds> downtime, std::uint64_t bytes);
   void OnSkipped(const std::string& reason);
   void SetInFlight(std::size_t n);
 

@@ -11,8 +11,7 @@ core::ClusterState BuildClusterState(const SnapshotInputs& in) {
     host.uuid = h.identity.uuid;
     host.capacity = {h.capacity.cpu_cores, static_cast<double>(h.capacity.memory_bytes),
                      static_cast<double>(h.capacity.nic_bits_per_second)};
-    host.used = {h.cpu_used_cores, static_cast<double>(h.memory_used_bytes),
-                 h.net_bits_per_second};
+    host.used = {h.cpu_used_cores, static_cast<double>(h.memory_used_bytes), h.net_bits_per_second};
     for (std::size_t r = 0; r < core::kNumResources; ++r) {
       host.history[r].assign(h.history[r].begin(), h.history[r].end());
     }

@@ -102,8 +102,7 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
     if (s.sequence > h.sequence + 1) h.gaps += s.sequence - h.sequence - 1;
     if (s.monotonic_ns > h.monotonic_ns) {
       const auto observed = std::chrono::nanoseconds(
-          static_cast<std::int64_t>((s.monotonic_ns - h.monotonic_ns) /
-                                    (s.sequence - h.sequence)));
+          static_cast<std::int64_t>((s.monotonic_ns - h.monotonic_ns) / (s.sequence - h.sequence)));
       h.interval = h.interval.count() == 0 ? observed : (h.interval * 3 + observed) / 4;
     }
   } else if (h.samples > 0) {
@@ -126,10 +125,10 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
   std::vector<VmSlot*>& reported = scratch_;
   reported.clear();
   reported.reserve(s.vms.size());
-  bool changed = false;     // a VM joined the host, or a name changed
-  std::size_t kept = 0;     // VMs of the host's previous list reported again
+  bool changed = false;  // a VM joined the host, or a name changed
+  std::size_t kept = 0;  // VMs of the host's previous list reported again
   const std::vector<VmSlot*>& order = hs.sample_order;
-  std::size_t next = 0;     // where the next VM probably is in `order`
+  std::size_t next = 0;  // where the next VM probably is in `order`
   for (const VmSample& vs : s.vms) {
     // The model is far bigger than the caches: fetch the predicted VMs' memory ahead.
     if (next + 6 < order.size()) __builtin_prefetch(order[next + 6]);
@@ -288,10 +287,10 @@ bool ClusterModel::Recompute(HostSlot& hs) {
       h.capacity.memory_bytes > 0
           ? static_cast<double>(h.memory_used_bytes) / static_cast<double>(h.capacity.memory_bytes)
           : 0;
-  h.net_utilization = h.capacity.nic_bits_per_second > 0
-                          ? h.net_bits_per_second /
-                                static_cast<double>(h.capacity.nic_bits_per_second)
-                          : 0;
+  h.net_utilization =
+      h.capacity.nic_bits_per_second > 0
+          ? h.net_bits_per_second / static_cast<double>(h.capacity.nic_bits_per_second)
+          : 0;
   return rates_known;
 }
 

@@ -48,9 +48,9 @@ struct VmView {
   std::string host;  // name of the host that reports it
   std::uint32_t vcpus = 0;
   VmState state = VmState::kUnknown;
-  std::uint64_t memory_bytes = 0;      // current
+  std::uint64_t memory_bytes = 0;  // current
   std::uint64_t memory_max_bytes = 0;
-  std::optional<double> cpu_cores;     // CPU used, in cores (1.0 = one pCPU busy)
+  std::optional<double> cpu_cores;            // CPU used, in cores (1.0 = one pCPU busy)
   std::optional<double> net_bits_per_second;  // rx + tx
   bool has_net = false;
 };
@@ -58,10 +58,10 @@ struct VmView {
 struct HostView {
   HostIdentity identity;
   HostCapacity capacity;
-  SteadyTime last_seen{};          // arrival time of the last accepted sample
+  SteadyTime last_seen{};  // arrival time of the last accepted sample
   std::uint64_t boot_id = 0;
   std::uint64_t sequence = 0;
-  std::uint64_t monotonic_ns = 0;  // collector clock of the last sample
+  std::uint64_t monotonic_ns = 0;       // collector clock of the last sample
   std::chrono::nanoseconds interval{};  // smoothed sampling interval observed
   bool stale = false;
   std::vector<std::string> vm_uuids;  // sorted by VM name (then UUID, for equal names)

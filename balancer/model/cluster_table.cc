@@ -14,10 +14,14 @@ std::string Percent(double fraction) {
 
 std::string Bits(double bps) {
   char buf[24];
-  if (bps >= 1e9) std::snprintf(buf, sizeof buf, "%.1f Gb/s", bps / 1e9);
-  else if (bps >= 1e6) std::snprintf(buf, sizeof buf, "%.1f Mb/s", bps / 1e6);
-  else if (bps >= 1e3) std::snprintf(buf, sizeof buf, "%.1f kb/s", bps / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f b/s", bps);
+  if (bps >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.1f Gb/s", bps / 1e9);
+  else if (bps >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.1f Mb/s", bps / 1e6);
+  else if (bps >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.1f kb/s", bps / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f b/s", bps);
   return buf;
 }
 
@@ -45,8 +49,8 @@ std::string FormatClusterTable(const ClusterModel& model, SteadyTime now) {
       std::string cpu = v->cpu_cores ? Percent(*v->cpu_cores / std::max(1u, v->vcpus)) : "    —";
       std::snprintf(line, sizeof line, "  %-14s %8s %7lluM %12s %4u vcpu  %s\n", v->name.c_str(),
                     cpu.c_str(), static_cast<unsigned long long>(v->memory_bytes >> 20),
-                    v->has_net ? Bits(v->net_bits_per_second.value_or(0)).c_str() : "—",
-                    v->vcpus, VmStateName(v->state));
+                    v->has_net ? Bits(v->net_bits_per_second.value_or(0)).c_str() : "—", v->vcpus,
+                    VmStateName(v->state));
       out << line;
     }
   }
@@ -68,9 +72,8 @@ nlohmann::json ClusterToJson(const ClusterModel& model, SteadyTime now) {
                           {"memory_bytes", v->memory_bytes},
                           {"memory_max_bytes", v->memory_max_bytes}};
       j["cpu_cores"] = v->cpu_cores ? nlohmann::json(*v->cpu_cores) : nlohmann::json(nullptr);
-      j["net_bits_per_second"] = v->net_bits_per_second
-                                     ? nlohmann::json(*v->net_bits_per_second)
-                                     : nlohmann::json(nullptr);
+      j["net_bits_per_second"] = v->net_bits_per_second ? nlohmann::json(*v->net_bits_per_second)
+                                                        : nlohmann::json(nullptr);
       vms.push_back(std::move(j));
     }
     hosts.push_back({{"name", name},

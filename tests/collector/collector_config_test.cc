@@ -65,8 +65,7 @@ TEST(CollectorConfigTest, EveryErrorIsReportedWithItsLocation) {
   auto c = LoadCollectorConfig(file);
   ASSERT_FALSE(c.ok());
   const std::string& m = c.status().message();
-  EXPECT_NE(m.find(file + ":2:3: unknown key 'host.nmae'; did you mean 'name'?"),
-            std::string::npos)
+  EXPECT_NE(m.find(file + ":2:3: unknown key 'host.nmae'; did you mean 'name'?"), std::string::npos)
       << m;
   EXPECT_NE(m.find(file + ":3:9: source: 'vmware' is not one of: libvirt, xenstat"),
             std::string::npos)

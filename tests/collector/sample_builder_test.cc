@@ -18,8 +18,8 @@ TEST(SampleBuilderTest, AppliesIdentityOverridesAndStamp) {
   r.host_uuid = "uuid-a";
   r.capacity.cpu_cores = 64;
   r.capacity.memory_bytes = 256ull << 30;
-  r.vms.push_back(VmSample{"u", "vm", 1, VmState::kRunning, 5, 1024, 1024, 0, 0, 0, 0, false,
-                           false});
+  r.vms.push_back(
+      VmSample{"u", "vm", 1, VmState::kRunning, 5, 1024, 1024, 0, 0, 0, 0, false, false});
   HostSample s = BuildHostSample(c, "libvirt", r, {9, 3, 100, 200});
   EXPECT_EQ(s.host.name, "node-a");
   EXPECT_EQ(s.host.uuid, "uuid-a");

@@ -89,15 +89,16 @@ TEST(WireTest, RejectsBadInputWithANamedReason) {
   const std::string valid = Mutated([](wire::HostSample&) {});
   std::vector<BadInput> cases = {
       {"empty", "", "", DecodeError::kEmpty, "empty"},
-      {"oversized", std::string(kMaxMessageBytes + 1, 'x'), "", DecodeError::kOversized,
-       "limit"},
+      {"oversized", std::string(kMaxMessageBytes + 1, 'x'), "", DecodeError::kOversized, "limit"},
       {"garbage", std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11), "",
        DecodeError::kMalformed, "HostSample"},
-      {"truncated", valid.substr(0, valid.size() - 5), "", DecodeError::kMalformed,
-       "HostSample"},
+      {"truncated", valid.substr(0, valid.size() - 5), "", DecodeError::kMalformed, "HostSample"},
       // A length prefix claiming far more bytes than the buffer holds.
-      {"lying length", std::string("\x12\xff\xff\xff\x7f" "abc", 8), "", DecodeError::kMalformed,
-       "HostSample"},
+      {"lying length",
+       std::string("\x12\xff\xff\xff\x7f"
+                   "abc",
+                   8),
+       "", DecodeError::kMalformed, "HostSample"},
       {"future schema", Mutated([](auto& m) { m.set_schema_version(99); }), "",
        DecodeError::kBadVersion, "schema_version 99"},
       {"no host name", Mutated([](auto& m) { m.mutable_host()->clear_name(); }), "",
@@ -105,14 +106,13 @@ TEST(WireTest, RejectsBadInputWithANamedReason) {
       {"host name with space", Mutated([](auto& m) { m.mutable_host()->set_name("a b"); }), "",
        DecodeError::kBadHost, "host.name"},
       {"topic mismatch", valid, "node-b", DecodeError::kBadHost, "does not match topic"},
-      {"zero sequence", Mutated([](auto& m) { m.set_sequence(0); }), "",
-       DecodeError::kBadSequence, "sequence"},
+      {"zero sequence", Mutated([](auto& m) { m.set_sequence(0); }), "", DecodeError::kBadSequence,
+       "sequence"},
       {"zero boot id", Mutated([](auto& m) { m.set_boot_id(0); }), "", DecodeError::kBadSequence,
        "boot_id"},
       {"no cpus", Mutated([](auto& m) { m.mutable_capacity()->set_cpu_cores(0); }), "",
        DecodeError::kBadCapacity, "cpu_cores"},
-      {"NaN cpus",
-       Mutated([](auto& m) { m.mutable_capacity()->set_cpu_cores(std::nan("")); }), "",
+      {"NaN cpus", Mutated([](auto& m) { m.mutable_capacity()->set_cpu_cores(std::nan("")); }), "",
        DecodeError::kBadCapacity, "cpu_cores"},
       {"negative cpus", Mutated([](auto& m) { m.mutable_capacity()->set_cpu_cores(-4); }), "",
        DecodeError::kBadCapacity, "cpu_cores"},
@@ -129,8 +129,7 @@ TEST(WireTest, RejectsBadInputWithANamedReason) {
        DecodeError::kBadVm, "memory_current_bytes"},
       {"duplicate vm", Mutated([](auto& m) { m.mutable_vms(1)->set_uuid("u-1"); }), "",
        DecodeError::kDuplicateVm, "appears twice"},
-      {"too many vms",
-       Mutated([](auto& m) {
+      {"too many vms", Mutated([](auto& m) {
          for (std::size_t i = 0; i <= kMaxVms; ++i) *m.add_vms() = m.vms(0);
        }),
        "", DecodeError::kTooManyVms, "at most"},
@@ -141,10 +140,9 @@ TEST(WireTest, RejectsBadInputWithANamedReason) {
     DecodeResult d = DecodeHostSample(c.bytes, c.topic);
     stats.Count(d);
     ASSERT_FALSE(d.ok());
-    EXPECT_EQ(d.failure().reason, c.reason) << DecodeErrorName(d.failure().reason) << ": "
-                                            << d.failure().detail;
-    EXPECT_NE(d.failure().detail.find(c.detail_mentions), std::string::npos)
-        << d.failure().detail;
+    EXPECT_EQ(d.failure().reason, c.reason)
+        << DecodeErrorName(d.failure().reason) << ": " << d.failure().detail;
+    EXPECT_NE(d.failure().detail.find(c.detail_mentions), std::string::npos) << d.failure().detail;
   }
   EXPECT_EQ(stats.accepted, 0u);
   EXPECT_EQ(stats.TotalRejected(), cases.size());

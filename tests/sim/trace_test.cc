@@ -30,8 +30,8 @@ TEST(ParsePlanetLabCsv, RejectsBadInputNamingTheLine) {
   auto bad_value = ParsePlanetLabCsv("#c\na,1,2\nb,1,x\n");
   ASSERT_FALSE(bad_value.ok());
   EXPECT_NE(bad_value.status().message().find("line 3"), std::string::npos);
-  EXPECT_FALSE(ParsePlanetLabCsv("a,1,101\n").ok());       // above 100 %
-  EXPECT_FALSE(ParsePlanetLabCsv("a,1,-1\n").ok());        // negative
+  EXPECT_FALSE(ParsePlanetLabCsv("a,1,101\n").ok());         // above 100 %
+  EXPECT_FALSE(ParsePlanetLabCsv("a,1,-1\n").ok());          // negative
   EXPECT_FALSE(ParsePlanetLabCsv("a,1,2\nb,1,2,3\n").ok());  // ragged
   EXPECT_FALSE(ParsePlanetLabCsv("a,1,2\na,3,4\n").ok());    // duplicate
   EXPECT_FALSE(ParsePlanetLabCsv("a,1\n").ok());             // one sample

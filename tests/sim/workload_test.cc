@@ -12,8 +12,8 @@ TEST(Series, InterpolatesLinearlyAndHoldsTheEnds) {
   EXPECT_DOUBLE_EQ(s.At(300), 30);
   EXPECT_DOUBLE_EQ(s.At(450), 60);
   EXPECT_DOUBLE_EQ(s.At(600), 90);
-  EXPECT_DOUBLE_EQ(s.At(900), 90);   // after the last sample: held
-  EXPECT_DOUBLE_EQ(s.At(-10), 0);    // before the first: held
+  EXPECT_DOUBLE_EQ(s.At(900), 90);  // after the last sample: held
+  EXPECT_DOUBLE_EQ(s.At(-10), 0);   // before the first: held
 }
 
 TEST(Series, IrregularTimes) {

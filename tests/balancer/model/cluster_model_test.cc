@@ -28,7 +28,7 @@ class ClusterModelTest : public ::testing::Test {
     s.boot_id = boot;
     s.vms = std::move(vms);
     model_.Ingest(s, t0_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(t_seconds)));
+                               std::chrono::duration<double>(t_seconds)));
   }
   double CpuOf(const std::string& uuid) { return model_.vm(uuid)->cpu_cores.value_or(-1); }
 
@@ -142,9 +142,9 @@ TEST_F(ClusterModelTest, TableShowsHostsVmsAndStaleness) {
   model_.UpdateStaleness(t0_ + milliseconds(4500));
   std::string table = FormatClusterTable(model_, t0_ + milliseconds(4500));
   EXPECT_NE(table.find("HOST"), std::string::npos);
-  EXPECT_NE(table.find(" 50.0%"), std::string::npos) << table;   // host a: 1 of 2 cores
-  EXPECT_NE(table.find("100.0%"), std::string::npos) << table;   // spin: 1 of 1 vCPU
-  EXPECT_NE(table.find("STALE"), std::string::npos) << table;    // b silent for 3.5 s
+  EXPECT_NE(table.find(" 50.0%"), std::string::npos) << table;  // host a: 1 of 2 cores
+  EXPECT_NE(table.find("100.0%"), std::string::npos) << table;  // spin: 1 of 1 vCPU
+  EXPECT_NE(table.find("STALE"), std::string::npos) << table;   // b silent for 3.5 s
   auto j = ClusterToJson(model_, t0_ + milliseconds(4500));
   ASSERT_EQ(j["hosts"].size(), 2u);
   EXPECT_EQ(j["hosts"][0]["vms"][0]["name"], "spin");
@@ -158,7 +158,7 @@ TEST_F(ClusterModelTest, HistoryRecordsUtilisationOnceRatesAreKnown) {
   Report("a", 3, 3, {MakeVm("v", "v", kSecond + kSecond / 2)});
   const auto& cpu = model_.host("a")->history[0];
   ASSERT_EQ(cpu.size(), 2u);
-  EXPECT_DOUBLE_EQ(cpu[0], 0.5);   // 1 core of 2
+  EXPECT_DOUBLE_EQ(cpu[0], 0.5);  // 1 core of 2
   EXPECT_DOUBLE_EQ(cpu[1], 0.25);
   model_.ClearHistory("a");
   EXPECT_TRUE(model_.host("a")->history[0].empty());
@@ -247,8 +247,8 @@ TEST_F(ClusterModelTest, StalenessIsRecheckedWhenTimeGoesBack) {
 TEST_F(ClusterModelTest, HostJoiningAfterAScanGoesStaleOnTime) {
   Report("a", 1, 1, {});
   EXPECT_TRUE(model_.UpdateStaleness(t0_ + seconds(2)).empty());  // a due at 1 + 3 = 4 s
-  Report("b", 1, 1.5, {});                                          // b due at 4.5 s
-  Report("a", 2, 2, {});                                            // a due at 5 s
+  Report("b", 1, 1.5, {});                                        // b due at 4.5 s
+  Report("a", 2, 2, {});                                          // a due at 5 s
   EXPECT_TRUE(model_.UpdateStaleness(t0_ + milliseconds(4400)).empty());
   EXPECT_EQ(model_.UpdateStaleness(t0_ + milliseconds(4600)), std::vector<std::string>{"b"});
   EXPECT_EQ(model_.UpdateStaleness(t0_ + milliseconds(5100)), std::vector<std::string>{"a"});
@@ -335,11 +335,14 @@ TEST(ClusterModelEquivalence, RandomHistoryMatchesTheReference) {
     auto pick = [&](int n) { return std::uniform_int_distribution<>(0, n - 1)(rng); };
     ClusterModel model;
     reference::ReferenceModel ref;
-    struct HostGen { std::uint64_t boot = 1, seq = 0, mono = 0; };
+    struct HostGen {
+      std::uint64_t boot = 1, seq = 0, mono = 0;
+    };
     std::vector<HostGen> hosts(kHosts);
     std::vector<std::uint64_t> cpu(kVms, 0), net(kVms, 0);
     std::vector<std::string> names(kVms);
-    for (int v = 0; v < kVms; ++v) names[v] = "vm-" + std::to_string(pick(100)) + "-" + std::to_string(v);
+    for (int v = 0; v < kVms; ++v)
+      names[v] = "vm-" + std::to_string(pick(100)) + "-" + std::to_string(v);
     std::vector<int> home(kVms);
     for (int v = 0; v < kVms; ++v) home[v] = pick(kHosts);
     SteadyTime now = SteadyTime(seconds(1000));
@@ -376,7 +379,7 @@ TEST(ClusterModelEquivalence, RandomHistoryMatchesTheReference) {
           }
           VmSample vm = MakeVm("uuid-" + std::to_string(v), names[static_cast<std::size_t>(v)], c);
           const int st = pick(10);
-          vm.state = st < 6 ? VmState::kRunning
+          vm.state = st < 6   ? VmState::kRunning
                      : st < 7 ? VmState::kBlocked
                      : st < 9 ? VmState::kPaused
                               : VmState::kShutoff;
@@ -396,7 +399,8 @@ TEST(ClusterModelEquivalence, RandomHistoryMatchesTheReference) {
         if (!s.vms.empty() && chance(0.03)) s.vms.push_back(s.vms.front());  // listed twice
         ASSERT_EQ(model.Ingest(s, now), ref.Ingest(s, now)) << where;
       } else if (op < 88) {
-        const SteadyTime when = now + milliseconds(pick(8000)) - milliseconds(chance(0.1) ? 6000 : 0);
+        const SteadyTime when =
+            now + milliseconds(pick(8000)) - milliseconds(chance(0.1) ? 6000 : 0);
         ASSERT_EQ(model.UpdateStaleness(when), ref.UpdateStaleness(when)) << where;
       } else if (op < 94) {
         const std::string uuid = "uuid-" + std::to_string(pick(kVms + 2));  // some unknown

@@ -78,8 +78,7 @@ inline IngestResult ReferenceModel::Ingest(const HostSample& s, SteadyTime now) 
     if (s.sequence > h.sequence + 1) h.gaps += s.sequence - h.sequence - 1;
     if (s.monotonic_ns > h.monotonic_ns) {
       const auto observed = std::chrono::nanoseconds(
-          static_cast<std::int64_t>((s.monotonic_ns - h.monotonic_ns) /
-                                    (s.sequence - h.sequence)));
+          static_cast<std::int64_t>((s.monotonic_ns - h.monotonic_ns) / (s.sequence - h.sequence)));
       h.interval = h.interval.count() == 0 ? observed : (h.interval * 3 + observed) / 4;
     }
   } else if (h.samples > 0) {
@@ -188,9 +187,8 @@ inline void ReferenceModel::MoveVm(const std::string& vm_uuid, const std::string
 }
 
 inline void ReferenceModel::Recompute(HostView& h) {
-  std::sort(h.vm_uuids.begin(), h.vm_uuids.end(), [this](const auto& a, const auto& b) {
-    return vms_[a].name < vms_[b].name;
-  });
+  std::sort(h.vm_uuids.begin(), h.vm_uuids.end(),
+            [this](const auto& a, const auto& b) { return vms_[a].name < vms_[b].name; });
   h.cpu_used_cores = 0;
   h.memory_used_bytes = 0;
   h.net_bits_per_second = 0;
@@ -205,10 +203,10 @@ inline void ReferenceModel::Recompute(HostView& h) {
       h.capacity.memory_bytes > 0
           ? static_cast<double>(h.memory_used_bytes) / static_cast<double>(h.capacity.memory_bytes)
           : 0;
-  h.net_utilization = h.capacity.nic_bits_per_second > 0
-                          ? h.net_bits_per_second /
-                                static_cast<double>(h.capacity.nic_bits_per_second)
-                          : 0;
+  h.net_utilization =
+      h.capacity.nic_bits_per_second > 0
+          ? h.net_bits_per_second / static_cast<double>(h.capacity.nic_bits_per_second)
+          : 0;
 }
 
 inline std::chrono::nanoseconds ReferenceModel::StaleAfter(const HostView& h) const {

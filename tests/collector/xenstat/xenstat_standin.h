@@ -66,16 +66,16 @@ struct State {
   unsigned failing_flags = 0;
   bool node_null = false;  // every xenstat_get_node call returns NULL
   Node node;
-  std::map<std::string, std::string> xenstore;  // path -> value, for xs_read
+  std::map<std::string, std::string> xenstore;                    // path -> value, for xs_read
   std::map<std::string, std::vector<std::string>> xenstore_dirs;  // for xs_directory
 
   // --- observed ---
   std::vector<unsigned> get_node_flags;  // the flags of every xenstat_get_node call
   std::vector<std::string> xs_reads;     // every path xs_read was asked for
-  int init_calls = 0;         // xenstat_init calls, failed ones included
-  int inits = 0, uninits = 0;  // handles handed out and released
-  int xs_opens = 0, xs_closes = 0;  // xenstore handles handed out and released
-  int live_nodes = 0;  // nodes returned and not yet freed
+  int init_calls = 0;                    // xenstat_init calls, failed ones included
+  int inits = 0, uninits = 0;            // handles handed out and released
+  int xs_opens = 0, xs_closes = 0;       // xenstore handles handed out and released
+  int live_nodes = 0;                    // nodes returned and not yet freed
   // Calls the real library would answer with garbage or a crash: a vCPU, vif or vbd asked of
   // a node read without its sub-collector, an index out of range, a handle not ours.
   int misuses = 0;
