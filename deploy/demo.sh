@@ -3,7 +3,8 @@
 # collector per host and the balancer, all over CURVE on loopback. Host a gets two busy
 # guests (a hotspot on a 1-CPU test host); the balancer detects it under
 # policies/default.yaml, explains its decision, relieves it with a real live migration and
-# shows the relieved cluster. Everything is torn down at the end (or on Ctrl-C).
+# shows the relieved cluster. Every process is torn down at the end (or on Ctrl-C); the logs,
+# journal and configs stay in the lab directory it names.
 #
 # A Prometheus (Debian's) scrapes the balancer and the collectors meanwhile; the demo prints
 # where. With --keep it stays up after the migration until Ctrl-C, to look around.
@@ -19,7 +20,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --build-dir) BUILD=$(cd "$2" && pwd); shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +55,8 @@ PY
 has_event() { [[ -n $(journal "$1" x) ]]; }
 
 say "Starting three libvirt test hosts (an unprivileged libvirtd each, QEMU TCG guests)"
+# Keep the directory after a clean run too: the demo points at its journal and logs.
+export LAB_KEEP_DIR=1
 lab_init "${TMPDIR:-/tmp}/ballast-demo-$$"
 lab_start_host a 1
 lab_start_host b 2
@@ -135,4 +138,4 @@ if [[ $KEEP == 1 ]]; then
   say "Still running (--keep): Prometheus at http://127.0.0.1:${PROM_PORT:-?}; press Ctrl-C to tear down"
   while sleep 3600; do :; done
 fi
-say "Tearing down (guests destroyed, daemons stopped by pid)"
+say "Tearing down (guests destroyed, daemons stopped by pid); logs, journal and configs stay in $LAB"
