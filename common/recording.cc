@@ -1,5 +1,9 @@
 #include "common/recording.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -23,8 +27,20 @@ Status Errno(const std::string& what, const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<SampleRecorder>> SampleRecorder::Open(const std::string& path) {
-  internal::FileHandle f(std::fopen(path.c_str(), "wb"));
-  if (!f) return Errno("cannot create", path);
+  // Owner read-write, group read, like the journal: a recording lists every host and VM.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return Errno("cannot create", path);
+  if (::fchmod(fd, 0640) != 0) {  // an older file may have been wider open
+    Status st = Errno("cannot restrict the mode of", path);
+    ::close(fd);
+    return st;
+  }
+  internal::FileHandle f(::fdopen(fd, "wb"));
+  if (!f) {
+    Status st = Errno("cannot open", path);
+    ::close(fd);
+    return st;
+  }
   if (std::fwrite(kRecordingMagic.data(), 1, kRecordingMagic.size(), f.get()) !=
       kRecordingMagic.size()) {
     return Errno("cannot write", path);

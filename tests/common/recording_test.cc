@@ -1,6 +1,7 @@
 #include "common/recording.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -43,6 +44,18 @@ TEST(Recording, RoundTrip) {
   ASSERT_TRUE(end.ok());
   EXPECT_FALSE(end->has_value());
   EXPECT_FALSE((*reader)->torn_tail());
+  std::filesystem::remove(path);
+}
+
+TEST(Recording, FileIsNotWorldReadable) {
+  const std::string path = TempPath("mode");
+  { std::ofstream(path) << "old"; }
+  ::chmod(path.c_str(), 0666);  // a leftover from an earlier run, wide open
+  auto rec = SampleRecorder::Open(path);
+  ASSERT_TRUE(rec.ok()) << rec.status().message();
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
   std::filesystem::remove(path);
 }
 
