@@ -48,7 +48,7 @@ using WallClock = std::chrono::system_clock;
 // Samples taken per loop pass before housekeeping (staleness, control, plans) runs again.
 inline constexpr int kMaxReceiveBatch = 256;
 
-// Writes `text` to path.tmp, then renames it over path.
+// Writes `text` to path.tmp (mode 0640), then renames it over path.
 Status WriteFileAtomically(const std::string& path, const std::string& text);
 nlohmann::json MoveJson(const core::Move& m);
 nlohmann::json UnrelievedJson(const core::Unrelieved& u);

@@ -18,6 +18,8 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
     out << text;
     if (!out) return Status::Unavailable("cannot write " + tmp);
   }
+  // The status and state files list hosts and VMs: owner and group only, like the journal.
+  if (::chmod(tmp.c_str(), 0640) != 0) return Status::Unavailable("cannot chmod " + tmp);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::Unavailable("cannot rename " + tmp + " to " + path);
   }
