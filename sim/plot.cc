@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 namespace ballast::sim {
 namespace {
@@ -14,29 +15,30 @@ namespace {
 constexpr std::uint32_t kAxis = 0x404040;
 constexpr std::uint32_t kGrid = 0xdddddd;
 
-// 3x5 glyphs, one row per 3 low bits, top row first.
+// 3x5 glyphs, one row per 3 low bits, top row first. Letters are drawn upper case.
 const std::array<std::uint8_t, 5>* Glyph(char c) {
   static const std::array<std::uint8_t, 5> kDigits[10] = {
       {7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1},
       {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1}, {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
-  static const std::array<std::uint8_t, 5> kDot = {0, 0, 0, 0, 2};
-  static const std::array<std::uint8_t, 5> kColon = {0, 2, 0, 2, 0};
-  static const std::array<std::uint8_t, 5> kPercent = {5, 1, 2, 4, 5};
-  static const std::array<std::uint8_t, 5> kMinus = {0, 0, 7, 0, 0};
-  static const std::array<std::uint8_t, 5> kSpace = {0, 0, 0, 0, 0};
+  static const std::array<std::uint8_t, 5> kLetters[26] = {
+      {2, 5, 7, 5, 5}, {6, 5, 6, 5, 6}, {3, 4, 4, 4, 3}, {6, 5, 5, 5, 6}, {7, 4, 6, 4, 7},
+      {7, 4, 6, 4, 4}, {3, 4, 5, 5, 3}, {5, 5, 7, 5, 5}, {7, 2, 2, 2, 7}, {1, 1, 1, 5, 2},
+      {5, 5, 6, 5, 5}, {4, 4, 4, 4, 7}, {5, 7, 7, 5, 5}, {6, 5, 5, 5, 5}, {2, 5, 5, 5, 2},
+      {6, 5, 6, 4, 4}, {2, 5, 5, 6, 3}, {6, 5, 6, 5, 5}, {3, 4, 2, 1, 6}, {7, 2, 2, 2, 2},
+      {5, 5, 5, 5, 7}, {5, 5, 5, 5, 2}, {5, 5, 7, 7, 5}, {5, 5, 2, 5, 5}, {5, 5, 2, 2, 2},
+      {7, 1, 2, 4, 7}};
+  static const std::map<char, std::array<std::uint8_t, 5>> kPunctuation = {
+      {'.', {0, 0, 0, 0, 2}}, {':', {0, 2, 0, 2, 0}}, {'%', {5, 1, 2, 4, 5}},
+      {'-', {0, 0, 7, 0, 0}}, {'(', {1, 2, 2, 2, 1}}, {')', {4, 2, 2, 2, 4}},
+      {'/', {1, 1, 2, 4, 4}}, {',', {0, 0, 0, 2, 4}}, {'>', {4, 2, 1, 2, 4}},
+      {'<', {1, 2, 4, 2, 1}}, {'=', {0, 7, 0, 7, 0}}, {'+', {0, 2, 7, 2, 0}},
+      {'_', {0, 0, 0, 0, 7}}, {' ', {0, 0, 0, 0, 0}}};
+  static const std::array<std::uint8_t, 5> kUnknown = {7, 5, 5, 5, 7};
   if (c >= '0' && c <= '9') return &kDigits[c - '0'];
-  switch (c) {
-    case '.':
-      return &kDot;
-    case ':':
-      return &kColon;
-    case '%':
-      return &kPercent;
-    case '-':
-      return &kMinus;
-    default:
-      return &kSpace;
-  }
+  if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  if (c >= 'A' && c <= 'Z') return &kLetters[c - 'A'];
+  auto it = kPunctuation.find(c);
+  return it != kPunctuation.end() ? &it->second : &kUnknown;
 }
 
 void AppendChunk(std::string& out, const char* type, const std::string& data) {
@@ -61,12 +63,14 @@ std::uint32_t Mix(std::uint32_t a, std::uint32_t b, double f) {
 struct Frame {
   int left = 60;
   int right = 36;
-  int top = 20;
+  int top = 34;  // the title
   int bottom = 30;
 };
 
-// Axes, a tick every 6 h of `hours`, and the y maximum as digits.
-void DrawAxes(Canvas& c, const Frame& f, double hours, const std::string& ymax) {
+// Title, axes, a tick every 6 h of `hours` (time of day), and the y maximum.
+void DrawAxes(Canvas& c, const Frame& f, double hours, const std::string& ymax,
+              const std::string& title) {
+  c.Text(f.left, 8, title, kAxis);
   const int x0 = f.left;
   const int x1 = c.width() - f.right;
   const int y0 = f.top;
@@ -88,9 +92,9 @@ void DrawAxes(Canvas& c, const Frame& f, double hours, const std::string& ymax) 
   c.Text(4, y1 - 10, "0", kAxis);
 }
 
-Status LineChart(const std::string& path, const std::vector<double>& times,
-                 const std::vector<double>& values, double duration_s, bool bars,
-                 std::uint32_t color) {
+Status LineChart(const std::string& path, const std::string& title,
+                 const std::vector<double>& times, const std::vector<double>& values,
+                 double duration_s, bool bars, std::uint32_t color) {
   Canvas c(900, 300);
   Frame f;
   double vmax = 1;
@@ -100,7 +104,7 @@ Status LineChart(const std::string& path, const std::vector<double>& times,
   double top = std::ceil(vmax / mag) * mag;
   if (top <= 0) top = 1;
   const double hours = std::max(duration_s / 3600, 1e-9);
-  DrawAxes(c, f, hours, std::to_string(static_cast<long>(top)));
+  DrawAxes(c, f, hours, std::to_string(static_cast<long>(top)), title);
   const int x0 = f.left;
   const int x1 = c.width() - f.right;
   const int y0 = f.top;
@@ -116,6 +120,9 @@ Status LineChart(const std::string& path, const std::vector<double>& times,
   }
   return WriteFile(path, c.EncodePng());
 }
+
+// "20110303, POLICY SIM-DENSITY" for the titles.
+std::string Subject(const SimResult& r) { return r.label + ", POLICY " + r.policy; }
 
 }  // namespace
 
@@ -261,14 +268,30 @@ Status WritePlots(const SimResult& r, const std::string& dir, const std::string&
                    UtilizationColor(u));
       }
     }
-    DrawAxes(c, f, std::max(r.duration_hours, 1e-9), std::to_string(rows.size()));
+    DrawAxes(c, f, std::max(r.duration_hours, 1e-9), std::to_string(rows.size()),
+             "HOST CPU UTILISATION, A ROW PER HOST EVER ON - " + Subject(r));
+    // Legend, top right: the colour scale and the two special colours.
+    int x = c.width() - f.right - 330;
+    for (int i = 0; i <= 100; ++i) {
+      c.FillRect(x + 2 * i, 8, x + 2 * i + 1, 17, UtilizationColor(static_cast<float>(i) / 100));
+    }
+    c.Text(x, 21, "0%", kAxis);
+    c.Text(x + 170, 21, "100%", kAxis);
+    x += 215;
+    c.FillRect(x, 8, x + 9, 17, UtilizationColor(1.5f));
+    c.Text(x + 13, 10, ">100%", kAxis);
+    x += 60;
+    c.FillRect(x, 8, x + 9, 17, UtilizationColor(-1));
+    c.Text(x + 13, 10, "OFF", kAxis);
     BALLAST_RETURN_IF_ERROR(WriteFile(base + "heatmap.png", c.EncodePng()));
   }
   std::vector<double> migrations(r.migrations_started.begin(), r.migrations_started.end());
   std::vector<double> active(r.active_hosts.begin(), r.active_hosts.end());
-  BALLAST_RETURN_IF_ERROR(
-      LineChart(base + "migrations.png", r.times, migrations, duration, true, 0xc03030));
-  return LineChart(base + "active_hosts.png", r.times, active, duration, false, 0x2050c0);
+  BALLAST_RETURN_IF_ERROR(LineChart(base + "migrations.png",
+                                    "MIGRATIONS STARTED PER STEP - " + Subject(r), r.times,
+                                    migrations, duration, true, 0xc03030));
+  return LineChart(base + "active_hosts.png", "HOSTS ON - " + Subject(r), r.times, active, duration,
+                   false, 0x2050c0);
 }
 
 }  // namespace ballast::sim

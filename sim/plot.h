@@ -1,9 +1,9 @@
 #pragma once
 
 // PNG plots of a simulation run, written by a small self-contained encoder (zlib's deflate
-// and crc32; no plotting library): a host-utilisation heatmap over time, migrations over
-// time, active hosts over time. Axes carry tick marks every 6 h and the y-axis maximum in
-// digits; titles are in the file names and sim/README.md.
+// and crc32; no plotting library): a host-utilisation heatmap over time (with a colour
+// legend), migrations over time, active hosts over time. Each carries a title naming the day
+// and policy, tick marks every 6 h and the y-axis maximum, in a 3x5 pixel font.
 
 #include <cstdint>
 #include <string>
@@ -24,7 +24,8 @@ class Canvas {
   std::uint32_t Get(int x, int y) const;
   void FillRect(int x0, int y0, int x1, int y1, std::uint32_t rgb);  // inclusive
   void Line(int x0, int y0, int x1, int y1, std::uint32_t rgb);
-  // Digits, '.', ':', '%', '-' and ' ' in a 3x5 font scaled by `scale`.
+  // Letters (drawn upper case), digits and . : % - ( ) / , < > = + _ in a 3x5 font scaled by
+  // `scale`; any other character shows as a box.
   void Text(int x, int y, const std::string& text, std::uint32_t rgb, int scale = 2);
   // The PNG file's bytes (8-bit RGB, no interlace).
   std::string EncodePng() const;
