@@ -2,19 +2,16 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "tests/common/temp_path.h"
+
 namespace ballast {
 namespace {
 
-std::string TempPath(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          ("ballast_rec_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+using testing::TempPath;
 
 TEST(Recording, RoundTrip) {
   const std::string path = TempPath("rt");

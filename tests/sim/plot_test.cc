@@ -1,7 +1,6 @@
 #include "sim/plot.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -9,6 +8,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include "tests/common/temp_path.h"
 
 namespace ballast::sim {
 namespace {
@@ -84,9 +85,7 @@ TEST(WritePlots, WritesTheThreePngs) {
   r.active_hosts = {2, 1, 1};
   r.migrations_started = {0, 3, 0};
   r.host_utilization = {{0.2f, 0.9f}, {1.2f, -1.0f}, {0.5f, -1.0f}};
-  const std::string dir =
-      (std::filesystem::temp_directory_path() / ("ballast_plot_" + std::to_string(::getpid())))
-          .string();
+  const std::string dir = testing::TempPath("plot");
   std::filesystem::create_directories(dir);
   ASSERT_TRUE(WritePlots(r, dir, "").ok());
   for (const char* name : {"heatmap.png", "migrations.png", "active_hosts.png"}) {

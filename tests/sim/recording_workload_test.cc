@@ -1,22 +1,18 @@
 #include "sim/recording_workload.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
 #include "common/recording.h"
 #include "common/wire.h"
+#include "tests/common/temp_path.h"
 #include "tests/common/test_samples.h"
 
 namespace ballast {
 namespace {
 
-std::string TempPath(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          ("ballast_rec_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+using testing::TempPath;
 
 // Host "node1" with 4 cores and one 2-vCPU VM "vm-on-node1" whose CPU counter is vm_cpu_ns.
 HostSample Sample(std::uint64_t seq, std::uint64_t mono_ns, std::uint64_t vm_cpu_ns) {
