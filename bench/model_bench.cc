@@ -64,20 +64,31 @@ void Advance(HostSample& s) {
   }
 }
 
-// Steady state: every host reports the same VMs with advancing counters (the common case).
-void BM_ModelIngest(benchmark::State& state) {
-  const int hosts = static_cast<int>(state.range(0));
+// One sample per host, kVmsPerHost VMs each.
+std::vector<HostSample> MakeHostSamples(int hosts) {
   std::vector<HostSample> samples;
   samples.reserve(static_cast<std::size_t>(hosts));
   for (int h = 0; h < hosts; ++h) samples.push_back(MakeHostSample(h, kVmsPerHost));
-  ClusterModel model;
-  SteadyTime now{};
-  for (int round = 0; round < 2; ++round) {  // VMs known and rates derived before timing
+  return samples;
+}
+
+// Two rounds before timing, so every VM is known and has rates.
+void WarmUp(ClusterModel& model, std::vector<HostSample>& samples, SteadyTime now) {
+  for (int round = 0; round < 2; ++round) {
     for (auto& s : samples) {
       Advance(s);
       model.Ingest(s, now);
     }
   }
+}
+
+// Steady state: every host reports the same VMs with advancing counters (the common case).
+void BM_ModelIngest(benchmark::State& state) {
+  const int hosts = static_cast<int>(state.range(0));
+  std::vector<HostSample> samples = MakeHostSamples(hosts);
+  ClusterModel model;
+  SteadyTime now{};
+  WarmUp(model, samples, now);
   std::size_t next = 0;
   for (auto _ : state) {
     HostSample& s = samples[next];
@@ -95,17 +106,10 @@ BENCHMARK(BM_ModelIngest)->Arg(100)->Arg(1000)->Arg(3000)->Unit(benchmark::kMicr
 // host's VM list is re-sorted and the ordered VM map updated every time).
 void BM_ModelIngestChurn(benchmark::State& state) {
   const int hosts = static_cast<int>(state.range(0));
-  std::vector<HostSample> samples;
-  samples.reserve(static_cast<std::size_t>(hosts));
-  for (int h = 0; h < hosts; ++h) samples.push_back(MakeHostSample(h, kVmsPerHost));
+  std::vector<HostSample> samples = MakeHostSamples(hosts);
   ClusterModel model;
   SteadyTime now{};
-  for (int round = 0; round < 2; ++round) {
-    for (auto& s : samples) {
-      Advance(s);
-      model.Ingest(s, now);
-    }
-  }
+  WarmUp(model, samples, now);
   std::size_t next = 0;
   std::uint64_t serial = 0;
   for (auto _ : state) {
@@ -143,16 +147,10 @@ BENCHMARK(BM_DecodeHostSample)->Unit(benchmark::kMicrosecond);
 // Decode then ingest, as the daemon does per message (ZeroMQ and CURVE excluded).
 void BM_DecodeAndIngest(benchmark::State& state) {
   const int hosts = static_cast<int>(state.range(0));
-  std::vector<HostSample> samples;
-  for (int h = 0; h < hosts; ++h) samples.push_back(MakeHostSample(h, kVmsPerHost));
+  std::vector<HostSample> samples = MakeHostSamples(hosts);
   ClusterModel model;
   SteadyTime now{};
-  for (int round = 0; round < 2; ++round) {
-    for (auto& s : samples) {
-      Advance(s);
-      model.Ingest(s, now);
-    }
-  }
+  WarmUp(model, samples, now);
   // Pre-encoded: one round of messages per host, replayed with advancing sequence numbers
   // would need re-encoding, so encode several rounds up front and cycle through them.
   constexpr int kRounds = 4;
