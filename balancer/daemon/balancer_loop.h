@@ -120,7 +120,8 @@ class Balancer {
   // arrival time; stops for good at record_max_bytes or on a write error.
   void RecordSample(std::string_view payload);
   void FlushRecording();
-  void StopRecording();
+  // Ends recording for good: a write error (logged), or Ok at record_max_bytes.
+  void StopRecording(const Status& error);
 
   // --- policy ---------------------------------------------------------------------------
 

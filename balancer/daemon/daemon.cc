@@ -286,37 +286,33 @@ bool Balancer::ReceiveOne(std::chrono::milliseconds wait) {
 }
 
 void Balancer::RecordSample(std::string_view payload) {
-  const auto unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+  const auto unix_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(WallClock::now().time_since_epoch())
+          .count();
   Status st = recorder_->Append(payload, unix_ns);
-  if (st.ok() && recorder_->bytes() < config_.record_max_bytes) return;
-  if (st.ok()) {
-    BLOG(kWarning) << "recording " << config_.record_file << " reached record_max_bytes ("
-                   << recorder_->bytes() << " bytes, " << recorder_->records()
-                   << " samples): recording stopped; restart the balancer for a new one";
-  } else {
-    BLOG(kError) << "recording " << config_.record_file << ": " << st.message()
-                 << ": recording stopped";
-  }
-  StopRecording();
+  if (!st.ok()) return StopRecording(st);
+  if (recorder_->bytes() < config_.record_max_bytes) return;
+  BLOG(kWarning) << "recording " << config_.record_file << " reached record_max_bytes ("
+                 << recorder_->bytes() << " bytes, " << recorder_->records()
+                 << " samples): restart the balancer for a new one";
+  StopRecording(Status::Ok());
 }
 
 void Balancer::FlushRecording() {
   if (!recorder_) return;
   Status st = recorder_->Flush();
-  if (st.ok()) return;
-  BLOG(kError) << "recording " << config_.record_file << ": " << st.message()
-               << ": recording stopped";
-  StopRecording();
+  if (!st.ok()) StopRecording(st);
 }
 
-void Balancer::StopRecording() {
+void Balancer::StopRecording(const Status& error) {
+  if (!error.ok()) BLOG(kError) << "recording " << config_.record_file << ": " << error.message();
+  BLOG(kWarning) << "recording " << config_.record_file << " stopped";
   (void)recorder_->Flush();
   Record({{"event", "recording_stopped"},
           {"file", config_.record_file},
           {"samples", recorder_->records()},
-          {"bytes", recorder_->bytes()}});
+          {"bytes", recorder_->bytes()},
+          {"error", error.ok() ? "" : error.message()}});
   recorder_.reset();
 }
 
