@@ -55,4 +55,23 @@ LogLine::~LogLine() {
   (void)ignored;
 }
 
+bool LogLimiter::ShouldLog(std::string_view key, std::chrono::steady_clock::time_point now,
+                           std::uint64_t* suppressed) {
+  Slot* slot = &overflow_;
+  if (auto it = slots_.find(std::string(key)); it != slots_.end()) {
+    slot = &it->second;
+  } else if (slots_.size() < kMaxKeys) {
+    slot = &slots_[std::string(key)];
+  }
+  if (slot->used && now - slot->last < interval_) {
+    ++slot->suppressed;
+    return false;
+  }
+  if (suppressed != nullptr) *suppressed = slot->suppressed;
+  slot->used = true;
+  slot->last = now;
+  slot->suppressed = 0;
+  return true;
+}
+
 }  // namespace ballast

@@ -17,6 +17,9 @@ namespace ballast {
 namespace {
 
 constexpr char kZapDomain[] = "ballast";
+// ZMQ_MAXMSGSIZE limits each frame as it arrives, and under CURVE that is the encrypted
+// MESSAGE command: the payload plus its command name, nonce, flags and MAC (33 bytes).
+constexpr std::size_t kCurveFrameOverhead = 64;
 
 }  // namespace
 
@@ -58,7 +61,9 @@ class SampleSubscriber::Impl {
   std::string endpoint;
   bool bind_key_to_topic = false;
   bool curve = false;
-  std::vector<zmq::message_t> parts;  // reused by Receive
+  std::unique_ptr<RevocationFilter> revocation;      // with curve
+  LogLimiter log_limiter{std::chrono::seconds(10)};  // per key
+  std::vector<zmq::message_t> parts;                 // reused by Receive
   int since_monitor_drain = 0;
 };
 
@@ -73,15 +78,12 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
   try {
     auto& s = impl->socket;
     s.set(zmq::sockopt::linger, 0);
-    // Receive queue bound, in messages, per connected publisher (ZeroMQ keeps one queue per
-    // pipe). A collector sends one sample per interval, so its own queue never gets near this;
-    // it matters when one connection carries many hosts (a forwarder, the ingest benchmark):
-    // 20,000 is two rounds of a 10,000-host cluster, about 200 MB of 100-VM samples. It was
-    // 100,000 (about 1 GB), which a lagging balancer filled before it dropped anything. Samples
-    // carry cumulative counters, so a dropped one costs resolution, never correctness.
-    s.set(zmq::sockopt::rcvhwm, 20000);
-    // The transport drops anything larger before it is buffered (topic frame included).
-    s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes));
+    // Both bounds are set before bind: ZeroMQ sizes each connection's queue when it opens.
+    // See kReceiveQueueMessages for the choice; kMaxMessageBytes follows from kMaxVms.
+    s.set(zmq::sockopt::rcvhwm, kReceiveQueueMessages);
+    // The transport drops anything larger before it is buffered (topic frame included), and
+    // drops that connection: a peer sending oversized frames is not a collector.
+    s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes + kCurveFrameOverhead));
     if (curve) {
       if (!IsValidZ85Key(curve->server_keys.secret_z85)) {
         return Status::InvalidArgument("the balancer's CURVE secret key is not 40 Z85 characters");
@@ -91,6 +93,7 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
                                                      &impl->stats.auth_rejected);
       Status st = impl->zap->Start();
       if (!st.ok()) return st;
+      impl->revocation = std::make_unique<RevocationFilter>(*impl->zap, "collector");
       s.set(zmq::sockopt::curve_server, 1);
       s.set(zmq::sockopt::curve_secretkey, curve->server_keys.secret_z85);
       s.set(zmq::sockopt::zap_domain, kZapDomain);
@@ -134,12 +137,23 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
     m.topic.assign(static_cast<const char*>(parts[0].data()), parts[0].size());
     m.payload.assign(static_cast<const char*>(parts[1].data()), parts[1].size());
     if (impl_->curve) {
-      const char* user = parts[1].gets("User-Id");
-      m.key_name = user ? user : "";
+      const MessageSender sender = SenderOf(parts[1]);
+      // libzmq never closes a connection because its key left the allowlist: every message
+      // is checked against the live allowlist instead (an atomic load when nothing changed).
+      if (!impl_->revocation->Admits(sender)) {
+        impl_->stats.revoked++;
+        return std::nullopt;
+      }
+      m.key_name = sender.name;
       if (impl_->bind_key_to_topic && m.key_name != m.topic) {
         impl_->stats.topic_mismatch++;
-        BLOG(kWarning) << "dropped a sample for host '" << m.topic << "' signed by the key of '"
-                       << m.key_name << "': a collector key may publish only for its own host";
+        std::uint64_t more = 0;
+        if (impl_->log_limiter.ShouldLog(m.key_name, std::chrono::steady_clock::now(), &more)) {
+          BLOG(kWarning) << "dropped a sample for host '" << m.topic.substr(0, 64)
+                         << "' signed by the key of '" << m.key_name
+                         << "': a collector key may publish only for its own host"
+                         << (more > 0 ? " (and " + std::to_string(more) + " more since)" : "");
+        }
         return std::nullopt;
       }
     }

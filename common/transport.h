@@ -27,9 +27,18 @@ namespace ballast {
 
 struct CurveServerOptions {
   CurveKeyPair server_keys;
-  std::filesystem::path allowlist_dir;  // *.pub files; re-read when an unknown key knocks
+  std::filesystem::path allowlist_dir;  // *.pub files; watched live (common/zap.h)
   bool bind_key_to_topic = true;        // key NAME may only publish topic NAME
 };
+
+// Receive queue bound, in messages, per connected publisher (ZeroMQ keeps one queue per
+// connection, and a collector has one connection carrying one host): 5 s of samples at the
+// shortest interval a collector allows (100 ms), 50 s at the default 1 s. A balancer that
+// lags longer than that is better served by fresh samples than by old ones, and since samples
+// carry cumulative counters a dropped one costs resolution, never correctness. It bounds what
+// one connection can make the balancer hold to kReceiveQueueMessages x kMaxMessageBytes
+// (about 100 MiB), where it used to be 20,000 x 4 MiB.
+inline constexpr int kReceiveQueueMessages = 50;
 
 struct CurveClientOptions {
   CurveKeyPair client_keys;
@@ -48,6 +57,8 @@ struct TransportStats {
   std::atomic<std::uint64_t> auth_rejected{0};     // unknown key or wrong mechanism
   std::atomic<std::uint64_t> topic_mismatch{0};    // a key publishing for another host
   std::atomic<std::uint64_t> malformed_frames{0};  // not [topic, payload]
+  // Sent on a connection opened before the key was removed from the allowlist: dropped.
+  std::atomic<std::uint64_t> revoked{0};
 };
 
 class SampleSubscriber {
@@ -62,7 +73,8 @@ class SampleSubscriber {
   SampleSubscriber& operator=(const SampleSubscriber&) = delete;
 
   // Waits up to `timeout` for a message. nullopt on timeout. Messages that fail the transport
-  // checks are dropped and counted, never returned.
+  // checks (a key publishing for another host, a key revoked since it connected) are dropped
+  // and counted, never returned.
   Result<std::optional<ReceivedMessage>> Receive(std::chrono::milliseconds timeout);
 
   const std::string& endpoint() const;  // the bound endpoint, port resolved

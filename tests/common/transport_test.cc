@@ -117,6 +117,59 @@ TEST_F(TransportTest, CollectorRefusedEarlyGetsInOnceItsKeyIsAllowed) {
   EXPECT_EQ(got[0].key_name, "node-d");
 }
 
+// Revocation (issue 14): removing a .pub cuts the key off on the connection it already has
+// open (libzmq keeps that connection; the subscriber drops what it sends) within one
+// sampling interval, and its reconnects are refused.
+TEST_F(TransportTest, RemovedKeyIsCutOffOnItsOpenConnection) {
+  auto pub = Publisher(CurveClientOptions{good_, server_.public_z85});
+  ASSERT_EQ(PublishAndCollect(*pub, "node-a", std::chrono::seconds(10)).size(), 1u);
+  fs::remove(dir_ / "allow" / "node-a.pub");
+  const auto removed = std::chrono::steady_clock::now();
+  // Keep publishing every 10 ms on the same (still open) connection for 2 s.
+  std::size_t late = 0;
+  while (std::chrono::steady_clock::now() - removed < std::chrono::seconds(2)) {
+    (void)pub->Publish("node-a", "payload");
+    auto m = sub_->Receive(std::chrono::milliseconds(10));
+    ASSERT_TRUE(m.ok());
+    // One sampling interval at the fastest collector setting (100 ms), plus slack for what
+    // was already queued: nothing may arrive after that.
+    if (m->has_value() &&
+        std::chrono::steady_clock::now() - removed > std::chrono::milliseconds(500)) {
+      ++late;
+    }
+  }
+  EXPECT_EQ(late, 0u) << "messages of a removed key were still delivered";
+  EXPECT_GT(sub_->stats().revoked.load(), 0u);
+}
+
+TEST_F(TransportTest, RemovedKeyIsRefusedOnReconnect) {
+  auto first = Publisher(CurveClientOptions{good_, server_.public_z85});
+  ASSERT_EQ(PublishAndCollect(*first, "node-a", std::chrono::seconds(10)).size(), 1u);
+  first.reset();
+  fs::remove(dir_ / "allow" / "node-a.pub");
+  const auto rejected_before = sub_->stats().auth_rejected.load();
+  auto again = Publisher(CurveClientOptions{good_, server_.public_z85});
+  EXPECT_TRUE(PublishAndCollect(*again, "node-a", std::chrono::seconds(2)).empty());
+  EXPECT_GT(sub_->stats().auth_rejected.load(), rejected_before);
+}
+
+TEST_F(TransportTest, KeyReplacedInPlaceLosesItsOpenConnection) {
+  auto pub = Publisher(CurveClientOptions{good_, server_.public_z85});
+  ASSERT_EQ(PublishAndCollect(*pub, "node-a", std::chrono::seconds(10)).size(), 1u);
+  // A new key written over node-a.pub: the old key is no longer node-a's.
+  ASSERT_TRUE(WriteCurveKeyPair(dir_ / "allow", "node-a", *GenerateCurveKeyPair(), true).ok());
+  const auto replaced = std::chrono::steady_clock::now();
+  bool cut = false;
+  // An overwrite does not change the directory's mtime on every filesystem: the periodic
+  // full reload (5 s) catches it at the latest.
+  while (!cut && std::chrono::steady_clock::now() - replaced < std::chrono::seconds(8)) {
+    (void)pub->Publish("node-a", "payload");
+    (void)sub_->Receive(std::chrono::milliseconds(20));
+    cut = sub_->stats().revoked.load() > 0;
+  }
+  EXPECT_TRUE(cut);
+}
+
 TEST(TransportPlaintextTest, PlaintextWorksOnlyWhenConfigured) {
   zmq::context_t ctx;
   auto sub = SampleSubscriber::Bind(ctx, "tcp://127.0.0.1:*", std::nullopt);
