@@ -1,14 +1,18 @@
 #include "common/wire.h"
 
 #include <google/protobuf/arena.h>
+#include <google/protobuf/stubs/logging.h>
 
 #include <cmath>
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
+#include "common/log.h"
 #include "common/proto/ballast.pb.h"
 
 namespace ballast {
@@ -71,6 +75,87 @@ DecodeResult Fail(DecodeError reason, std::string detail) {
   return DecodeResult(DecodeFailure{reason, std::move(detail)});
 }
 
+// Set by the protobuf log handler when the parse running on this thread met a string field
+// with invalid UTF-8; holds protobuf's own sentence (it names the field).
+thread_local std::optional<std::string> t_invalid_utf8;
+
+void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename, int line,
+                        const std::string& message) {
+  // The one a peer can trigger per message: no line here; the decoder returns kInvalidUtf8
+  // and the receiver counts it and logs it rate-limited per sender.
+  if (message.find("invalid UTF-8") != std::string::npos) {
+    t_invalid_utf8 = message.substr(0, 200);
+    return;
+  }
+  // Anything else protobuf says is rare and about us, not the peer; still bounded (10 s per
+  // source line), since we cannot prove no peer can provoke it.
+  static std::mutex mu;
+  static LogLimiter limiter(std::chrono::seconds(10));
+  const std::string where =
+      std::string(filename != nullptr ? filename : "?") + ":" + std::to_string(line);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!limiter.ShouldLog(where, std::chrono::steady_clock::now())) return;
+  }
+  const std::string text = "libprotobuf (" + where + "): " + message.substr(0, 500);
+  switch (level) {
+    case google::protobuf::LOGLEVEL_INFO:
+      BLOG(kInfo) << text;
+      break;
+    case google::protobuf::LOGLEVEL_WARNING:
+      BLOG(kWarning) << text;
+      break;
+    default:  // ERROR, FATAL (protobuf aborts after a FATAL itself)
+      BLOG(kError) << text;
+      break;
+  }
+}
+
+// Counts the top-level `vms` fields (number 9, length-delimited) without parsing anything,
+// so a message with too many VMs costs a walk over its tags, not a parse that allocates one
+// VmSample per entry. Returns the count, or nullopt when the bytes are not plain protobuf
+// wire format (the real parser then decides what they are).
+std::optional<std::size_t> CountVms(std::string_view b) {
+  const auto* p = reinterpret_cast<const unsigned char*>(b.data());
+  const auto* end = p + b.size();
+  auto varint = [&](std::uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && p < end; shift += 7) {
+      const unsigned char c = *p++;
+      *v |= static_cast<std::uint64_t>(c & 0x7f) << shift;
+      if ((c & 0x80) == 0) return true;
+    }
+    return false;
+  };
+  std::size_t vms = 0;
+  while (p < end) {
+    std::uint64_t tag = 0;
+    if (!varint(&tag)) return std::nullopt;
+    std::uint64_t skip = 0;
+    switch (tag & 7) {
+      case 0:
+        if (!varint(&skip)) return std::nullopt;
+        skip = 0;
+        break;
+      case 1:
+        skip = 8;
+        break;
+      case 2:
+        if (!varint(&skip)) return std::nullopt;
+        if ((tag >> 3) == 9) ++vms;
+        break;
+      case 5:
+        skip = 4;
+        break;
+      default:  // groups: legal for unknown fields; leave them to the parser
+        return std::nullopt;
+    }
+    if (skip > static_cast<std::uint64_t>(end - p)) return std::nullopt;
+    p += skip;
+  }
+  return vms;
+}
+
 // Checks the sense of a decoded sample; returns kCount when it is fine.
 DecodeFailure Validate(const HostSample& s, std::string_view topic) {
   auto fail = [](DecodeError r, std::string d) { return DecodeFailure{r, std::move(d)}; };
@@ -81,6 +166,15 @@ DecodeFailure Validate(const HostSample& s, std::string_view topic) {
   }
   if (!IsValidHostName(s.host.name)) {
     return fail(DecodeError::kBadHost, "host.name: missing or not [A-Za-z0-9._-]{1,255}");
+  }
+  // Bounded so the largest valid message has a size (kMaxMessageBytes) and no log line or
+  // status file carries a peer's megabyte of text.
+  if (s.host.uuid.size() > kMaxUuidBytes || s.host.libvirt_uri.size() > kMaxUriBytes ||
+      s.host.migration_address.size() > kMaxAddressBytes ||
+      s.host.source.size() > kMaxSourceBytes) {
+    return fail(DecodeError::kBadHost,
+                "host.uuid, libvirt_uri, migration_address or source longer than its limit "
+                "(64, 1024, 255, 32 bytes)");
   }
   if (!topic.empty() && topic != s.host.name) {
     return fail(DecodeError::kBadHost, "host.name '" + s.host.name + "' does not match topic '" +
@@ -106,8 +200,8 @@ DecodeFailure Validate(const HostSample& s, std::string_view topic) {
   // Only when something is wrong does the exact per-VM walk below name the first culprit.
   bool suspect = false;
   for (const VmSample& vm : s.vms) {
-    if (vm.uuid.empty() || vm.uuid.size() > 64 || !IsValidVmName(vm.name) || vm.vcpus == 0 ||
-        vm.vcpus > kMaxVcpus || vm.memory_current_bytes > kMaxMemoryBytes) {
+    if (vm.uuid.empty() || vm.uuid.size() > kMaxUuidBytes || !IsValidVmName(vm.name) ||
+        vm.vcpus == 0 || vm.vcpus > kMaxVcpus || vm.memory_current_bytes > kMaxMemoryBytes) {
       suspect = true;
       break;
     }
@@ -137,7 +231,7 @@ DecodeFailure Validate(const HostSample& s, std::string_view topic) {
   for (std::size_t i = 0; i < s.vms.size(); ++i) {
     const VmSample& vm = s.vms[i];
     const std::string where = "vms[" + std::to_string(i) + "]";
-    if (vm.uuid.empty() || vm.uuid.size() > 64) {
+    if (vm.uuid.empty() || vm.uuid.size() > kMaxUuidBytes) {
       return fail(DecodeError::kBadVm, where + ".uuid: empty or longer than 64 bytes");
     }
     if (!IsValidVmName(vm.name)) {
@@ -205,10 +299,17 @@ const char* DecodeErrorName(DecodeError e) {
       return "bad_vm";
     case DecodeError::kDuplicateVm:
       return "duplicate_vm";
+    case DecodeError::kInvalidUtf8:
+      return "invalid_utf8";
     case DecodeError::kCount:
       break;
   }
   return "unknown";
+}
+
+void InstallProtobufLogHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] { google::protobuf::SetLogHandler(&ProtobufLogHandler); });
 }
 
 bool IsValidHostName(std::string_view name) {
@@ -290,6 +391,11 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
     return Fail(DecodeError::kOversized, std::to_string(bytes.size()) + " bytes (limit " +
                                              std::to_string(kMaxMessageBytes) + ")");
   }
+  InstallProtobufLogHandler();
+  if (auto vms = CountVms(bytes); vms && *vms > kMaxVms) {
+    return Fail(DecodeError::kTooManyVms, std::to_string(*vms) + " VMs (at most " +
+                                              std::to_string(kMaxVms) + "), before parsing");
+  }
   // The message lives on an arena whose first block is a per-thread buffer: parsing allocates
   // no VmSample messages or string objects on the heap (only long strings' bytes, which are
   // then moved into the HostSample).
@@ -304,7 +410,13 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
   wire::HostSample& m = *google::protobuf::Arena::CreateMessage<wire::HostSample>(&arena);
   // ParseFromArray reads within [data, data+size): lengths inside the message are checked
   // against the buffer by protobuf, never trusted.
+  t_invalid_utf8.reset();
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    if (t_invalid_utf8) {
+      std::string detail = std::move(*t_invalid_utf8);
+      t_invalid_utf8.reset();
+      return Fail(DecodeError::kInvalidUtf8, detail);
+    }
     return Fail(DecodeError::kMalformed,
                 "not a ballast.wire.HostSample (" + std::to_string(bytes.size()) + " bytes)");
   }

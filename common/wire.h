@@ -17,11 +17,26 @@
 
 namespace ballast {
 
-// Limits: a host with kMaxVms guests of long names still fits well under kMaxMessageBytes.
-inline constexpr std::size_t kMaxMessageBytes = 4 * 1024 * 1024;
+// Limits. Every string field is bounded, so the largest valid sample has a size, and the
+// transport's message limit (ZMQ_MAXMSGSIZE) follows from it instead of being a guess.
 inline constexpr std::size_t kMaxVms = 4096;
-inline constexpr std::size_t kMaxNameBytes = 255;
+inline constexpr std::size_t kMaxNameBytes = 255;     // host and VM names
+inline constexpr std::size_t kMaxUuidBytes = 64;      // host and VM UUIDs
+inline constexpr std::size_t kMaxUriBytes = 1024;     // host.libvirt_uri
+inline constexpr std::size_t kMaxAddressBytes = 255;  // host.migration_address
+inline constexpr std::size_t kMaxSourceBytes = 32;    // host.source
 inline constexpr double kMaxCpuCores = 65536;
+// Encoded VmSample at its largest: uuid (1 tag + 1 length + 64) + name (1 + 2 + 255) + vcpus
+// (1 + 2) + state (1 + 10: an enum may be negative) + 7 uint64 counters (1 + 10 each) + two
+// bools (1 + 1 each) = 419, plus its own tag and length (1 + 2): 422. Rounded up to 512 so a
+// field added later does not shrink the headroom to nothing.
+inline constexpr std::size_t kMaxVmWireBytes = 512;
+// Everything but the VMs: the five host strings (~1.7 KiB at their limits), capacity,
+// counters, version, ids; 8 KiB leaves room.
+inline constexpr std::size_t kMaxHostWireBytes = 8 * 1024;
+// 2 MiB + 8 KiB. A bigger message cannot be a valid sample and is dropped by the transport
+// before it is buffered; it also bounds one connection's queue (transport.h).
+inline constexpr std::size_t kMaxMessageBytes = kMaxVms * kMaxVmWireBytes + kMaxHostWireBytes;
 
 enum class DecodeError : std::uint8_t {
   kEmpty = 0,
@@ -34,6 +49,7 @@ enum class DecodeError : std::uint8_t {
   kTooManyVms,
   kBadVm,        // VM without UUID or name, invalid name, absurd memory/vCPUs
   kDuplicateVm,  // the same VM UUID twice in one sample
+  kInvalidUtf8,  // a string field that is not UTF-8 (protobuf refuses it)
   kCount,        // number of reasons; keep last
 };
 inline constexpr std::size_t kDecodeErrorCount = static_cast<std::size_t>(DecodeError::kCount);
@@ -84,6 +100,12 @@ struct DecodeStats {
     return n;
   }
 };
+
+// Routes libprotobuf's own log lines (it prints to stderr by default, e.g. one ERROR line per
+// string field with invalid UTF-8) into Ballast's log, and swallows the per-message ones a
+// remote peer can trigger: those become DecodeError::kInvalidUtf8, which the receiver counts
+// and rate-limits per sender. Idempotent, thread-safe; DecodeHostSample calls it itself.
+void InstallProtobufLogHandler();
 
 // Host names double as ZeroMQ topics: 1..kMaxNameBytes of [A-Za-z0-9._-].
 bool IsValidHostName(std::string_view name);

@@ -149,6 +149,81 @@ TEST(WireTest, RejectsBadInputWithANamedReason) {
   EXPECT_EQ(stats.rejected[static_cast<std::size_t>(DecodeError::kMalformed)], 3u);
 }
 
+// The transport's size limit follows from kMaxVms: the largest valid sample fits under it.
+TEST(WireTest, LargestValidSampleFitsTheMessageLimit) {
+  HostSample s = MakeHost(std::string(kMaxNameBytes, 'h'));
+  s.host.uuid = std::string(kMaxUuidBytes, 'u');
+  s.host.libvirt_uri = std::string(kMaxUriBytes, 'q');
+  s.host.migration_address = std::string(kMaxAddressBytes, 'a');
+  s.host.source = std::string(kMaxSourceBytes, 's');
+  s.counters = {~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
+  for (std::size_t i = 0; i < kMaxVms; ++i) {
+    std::string uuid = std::to_string(i);
+    uuid.resize(kMaxUuidBytes, 'x');
+    VmSample vm = MakeVm(uuid, std::string(kMaxNameBytes, 'n'), ~0ull);
+    vm.vcpus = 4096;
+    vm.state = VmState::kPmSuspended;
+    vm.memory_current_bytes = 1ull << 52;
+    vm.memory_max_bytes = vm.net_rx_bytes = vm.net_tx_bytes = ~0ull;
+    vm.block_rd_bytes = vm.block_wr_bytes = ~0ull;
+    vm.has_net = vm.has_block = true;
+    s.vms.push_back(vm);
+  }
+  auto bytes = EncodeHostSample(s);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_LE(bytes->size(), kMaxMessageBytes);
+  EXPECT_LE(bytes->size(), kMaxVms * (kMaxVmWireBytes - 80));  // and with room to spare
+  EXPECT_TRUE(DecodeHostSample(*bytes).ok());
+}
+
+TEST(WireTest, HostStringsAreBounded) {
+  HostSample s = MakeHost("node-a");
+  s.host.libvirt_uri = std::string(kMaxUriBytes + 1, 'q');
+  EXPECT_FALSE(EncodeHostSample(s).ok());
+  wire::HostSample m;
+  m.set_schema_version(HostSample::kSchemaVersion);
+  m.mutable_host()->set_name("node-a");
+  m.mutable_host()->set_migration_address(std::string(100000, 'a'));
+  m.set_boot_id(1);
+  m.set_sequence(1);
+  m.mutable_capacity()->set_cpu_cores(4);
+  m.mutable_capacity()->set_memory_bytes(1 << 30);
+  DecodeResult d = DecodeHostSample(m.SerializeAsString());
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.failure().reason, DecodeError::kBadHost);
+}
+
+// Too many VMs is seen from the tags alone, before protobuf builds 4097 VmSample messages.
+TEST(WireTest, TooManyVmsIsRejectedBeforeParsing) {
+  std::string bytes = *EncodeHostSample(MakeHost("node-a"));
+  const std::string empty_vm("\x4a\x00", 2);  // field 9, length 0
+  for (std::size_t i = 0; i <= kMaxVms; ++i) bytes += empty_vm;
+  DecodeResult d = DecodeHostSample(bytes);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.failure().reason, DecodeError::kTooManyVms);
+  EXPECT_NE(d.failure().detail.find("before parsing"), std::string::npos) << d.failure().detail;
+}
+
+// libprotobuf prints an ERROR line to stderr for every string with invalid UTF-8; a sender
+// could flood the log with them. The decoder names the error and protobuf stays quiet.
+TEST(WireTest, InvalidUtf8IsANamedErrorAndProtobufStaysQuiet) {
+  HostSample s = MakeHost("node-a");
+  s.vms = {MakeVm("u-1", "web")};
+  std::string bytes = *EncodeHostSample(s);
+  const auto at = bytes.find("web");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 1] = static_cast<char>(0xff);
+  ::testing::internal::CaptureStderr();
+  DecodeResult d(DecodeFailure{DecodeError::kEmpty, {}});
+  for (int i = 0; i < 100; ++i) d = DecodeHostSample(bytes);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.failure().reason, DecodeError::kInvalidUtf8);
+  EXPECT_STREQ(DecodeErrorName(d.failure().reason), "invalid_utf8");
+  EXPECT_NE(d.failure().detail.find("VmSample.name"), std::string::npos) << d.failure().detail;
+  EXPECT_EQ(err.find("UTF-8"), std::string::npos) << err;
+}
+
 TEST(WireTest, EveryDecodeErrorHasAMetricLabel) {
   for (std::size_t i = 0; i < kDecodeErrorCount; ++i) {
     std::string name = DecodeErrorName(static_cast<DecodeError>(i));
