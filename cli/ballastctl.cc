@@ -7,7 +7,10 @@
 //   1 refused or failed: a hard rule, an unknown VM or host, an invalid policy, a failed move
 //   2 usage error (bad arguments)
 //   3 the balancer did not answer (not running, wrong endpoint, busy)
-//   4 authentication refused (this admin key is not in the balancer's admin allowlist)
+//   4 authentication refused (this key is in neither of the balancer's allowlists, or was
+//     removed from them)
+//   5 forbidden: a viewer key asked for a verb that changes the cluster (migrate, drain,
+//     undrain, pause, resume), which needs an admin key
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -39,10 +42,13 @@ constexpr int kExitRefused = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
 constexpr int kExitDenied = 4;
+constexpr int kExitForbidden = 5;
 
 constexpr char kExitCodes[] =
     "Exit codes: 0 success; 1 refused or failed (hard rule, unknown VM/host, invalid policy, "
-    "failed move); 2 usage error; 3 balancer did not answer; 4 admin key refused.";
+    "failed move); 2 usage error; 3 balancer did not answer; 4 key refused (not in the "
+    "balancer's allowlists, or removed); 5 forbidden (a viewer key asked for a verb that needs "
+    "an admin key).";
 
 struct Options {
   std::string endpoint = "tcp://127.0.0.1:7711";
@@ -104,6 +110,8 @@ class Ctl {
     if (!reply.ok()) {
       std::cerr << "ballastctl: " << reply.error_code() << ": " << reply.error() << "\n";
       if (o_.output != "table" && !payload.is_discarded() && !payload.empty()) Print(payload);
+      if (reply.error_code() == kForbiddenCode) return kExitForbidden;
+      if (reply.error_code() == kUnauthenticatedCode) return kExitDenied;
       return reply.error_code() == "bad_request" || reply.error_code() == "unsupported_version"
                  ? kExitUsage
                  : kExitRefused;

@@ -33,6 +33,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
                    "metrics_listen",
                    "control_listen",
                    "admin_allowlist_dir",
+                   "viewer_allowlist_dir",
                    "state_file",
                    "record_file",
                    "record_max_bytes"},
@@ -56,6 +57,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   r.String("metrics_listen", &c.metrics_listen);
   r.String("control_listen", &c.control_listen);
   r.String("admin_allowlist_dir", &c.admin_allowlist_dir);
+  r.String("viewer_allowlist_dir", &c.viewer_allowlist_dir);
   r.String("state_file", &c.state_file);
   r.String("policy_file", &c.policy_file);
   r.String("journal_file", &c.journal_file);
@@ -73,7 +75,9 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   if (c.policy_file.empty()) errors.push_back(file + ": policy_file: required");
   if (c.journal_file.empty()) errors.push_back(file + ": journal_file: required");
   if (c.state_file.empty() && !c.journal_file.empty()) c.state_file = c.journal_file + ".state";
-  if (!c.control_listen.empty() && !c.admin_allowlist_dir.empty() && c.server_key_file.empty()) {
+  if (!c.control_listen.empty() &&
+      (!c.admin_allowlist_dir.empty() || !c.viewer_allowlist_dir.empty()) &&
+      c.server_key_file.empty()) {
     errors.push_back(file +
                      ": control_listen needs server_key_file (the control endpoint is "
                      "always CURVE, even when the stats stream is plaintext)");

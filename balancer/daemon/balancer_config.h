@@ -29,7 +29,10 @@ struct BalancerConfig {
   std::string metrics_listen = "127.0.0.1:9470";
   // Control endpoint for ballastctl (always CURVE, admin keys only); empty: not served.
   std::string control_listen = "tcp://127.0.0.1:7711";
-  std::string admin_allowlist_dir;  // admins' *.pub; required to serve the control endpoint
+  std::string admin_allowlist_dir;  // admins' *.pub: every ballastctl verb
+  // Viewers' *.pub: read-only verbs only (status, plan, explain, history, policy diff);
+  // the control endpoint itself refuses them the others (common/control_channel.h).
+  std::string viewer_allowlist_dir;
   // Drain and pause state, kept across restarts; default: journal_file + ".state".
   std::string state_file;
   // Balancing:
