@@ -15,6 +15,7 @@
 #include "common/curve_keys.h"
 #include "common/log.h"
 #include "common/sample_json.h"
+#include "common/service_notify.h"
 #include "common/transport.h"
 #include "common/wire.h"
 
@@ -65,6 +66,10 @@ int RunOnce(const CollectorConfig& config, StatsSource& source, bool json) {
 }
 
 int Run(const CollectorConfig& config, StatsSource& source) {
+  // Under systemd (Type=notify): READY once keys are loaded, the socket is set up and /metrics
+  // serves; WATCHDOG=1 from this loop only, so a read stuck in the hypervisor gets the
+  // collector restarted. A no-op when started by hand.
+  ServiceNotifier notifier = ServiceNotifier::FromEnvironment();
   if (config.endpoint.empty()) {
     BLOG(kError) << "no balancer.endpoint configured (use --once to print a sample instead)";
     return 2;
@@ -108,10 +113,13 @@ int Run(const CollectorConfig& config, StatsSource& source) {
               << config.endpoint << " every "
               << std::chrono::duration_cast<std::chrono::milliseconds>(config.interval).count()
               << " ms" << (curve ? " (CURVE)" : "");
+  notifier.Ready("publishing host " + config.host_name + " from " + std::string(source.name()) +
+                 " to " + config.endpoint);
   std::uint64_t seq = 0;
   bool last_ok = true;
   auto next = std::chrono::steady_clock::now();
   while (!g_stop) {
+    notifier.Watchdog(std::chrono::steady_clock::now());
     const auto read_start = std::chrono::steady_clock::now();
     auto reading = source.Read();
     if (metrics) {
@@ -131,20 +139,26 @@ int Run(const CollectorConfig& config, StatsSource& source) {
       }
       if (!last_ok) BLOG(kInfo) << "source " << source.name() << " is back";
       last_ok = true;
+      notifier.Status(config.host_name + ": " + std::to_string(s.vms.size()) + " VMs from " +
+                      std::string(source.name()) + ", publishing to " + config.endpoint);
     } else {
       // Publish nothing rather than something false; say so once per outage.
       if (last_ok) BLOG(kWarning) << "not publishing: " << reading.status().message();
       last_ok = false;
+      notifier.Status(config.host_name + ": not publishing, " + std::string(source.name()) +
+                      " unavailable: " + reading.status().message());
     }
     // Drift-free schedule; after a long stall skip missed ticks instead of bursting.
     next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(config.interval);
     auto now = std::chrono::steady_clock::now();
     if (next < now) next = now;
     while (!g_stop && std::chrono::steady_clock::now() < next) {
+      notifier.Watchdog(std::chrono::steady_clock::now());
       std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
           next - std::chrono::steady_clock::now(), std::chrono::milliseconds(100)));
     }
   }
+  notifier.Stopping();
   BLOG(kInfo) << "stopping after " << seq << " samples";
   return 0;
 }
