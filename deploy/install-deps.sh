@@ -19,6 +19,9 @@ packages=(
   libvirt-dev libxen-dev
   prometheus-cpp-dev
   zlib1g-dev  # ballast-sim: gzip traces, PNG plots
+  libsystemd-dev  # sd_notify: readiness and watchdog under systemd
+  # Debian packages (deploy/build-debs.sh) and their test
+  debhelper dpkg-dev help2man lintian adduser
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   # real libvirt test hosts and guests for the integration tests and the demo
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
