@@ -39,18 +39,6 @@ class DryRunActuator final : public MigrationActuator {
 
 }  // namespace
 
-const char* MigrationOutcomeName(MigrationOutcome o) {
-  switch (o) {
-    case MigrationOutcome::kSucceeded:
-      return "succeeded";
-    case MigrationOutcome::kFailed:
-      return "failed";
-    case MigrationOutcome::kAborted:
-      return "aborted";
-  }
-  return "unknown";
-}
-
 std::unique_ptr<MigrationActuator> MakeDryRunActuator() {
   return std::make_unique<DryRunActuator>();
 }

@@ -42,7 +42,17 @@ enum class MigrationOutcome {
   kFailed,     // refused or broke; the VM's location is in `vm_on`
   kAborted,    // timed out and aborted: the VM stays on the source
 };
-const char* MigrationOutcomeName(MigrationOutcome o);
+inline const char* MigrationOutcomeName(MigrationOutcome o) {
+  switch (o) {
+    case MigrationOutcome::kSucceeded:
+      return "succeeded";
+    case MigrationOutcome::kFailed:
+      return "failed";
+    case MigrationOutcome::kAborted:
+      return "aborted";
+  }
+  return "unknown";
+}
 
 struct MigrationResult {
   MigrationRequest request;

@@ -1,4 +1,4 @@
-#include "balancer/daemon/snapshot.h"
+#include "balancer/controller/snapshot.h"
 
 namespace ballast {
 
@@ -29,6 +29,7 @@ core::ClusterState BuildClusterState(const SnapshotInputs& in) {
     vm.memory_bytes = static_cast<double>(v.memory_bytes);
     vm.cpu_used = v.cpu_cores.value_or(0);
     vm.net_bps = v.net_bits_per_second.value_or(0);
+    for (std::size_t r = 0; r < core::kNumResources; ++r) v.history[r].AppendTo(vm.history[r]);
     s.vms.push_back(std::move(vm));
   }
   s.in_flight = in.in_flight;

@@ -1,7 +1,9 @@
 #pragma once
 
-// Builds the decision core's input from the daemon's state: the cluster model, the
-// migrations in flight and the recent ones. Pure: no I/O, no clock.
+// Builds the decision core's input from the controller's state: the cluster model (host load
+// as the model measures it, each host's and each VM's recent history), the migrations in
+// flight and the recent ones, the hosts in maintenance. The one path from samples to the
+// core, for the daemon and the simulator alike. Pure: no I/O, no clock.
 
 #include <set>
 #include <string>

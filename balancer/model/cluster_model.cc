@@ -9,6 +9,32 @@ bool IsRunning(VmState s) { return s == VmState::kRunning || s == VmState::kBloc
 
 }  // namespace
 
+const char* HostLoadName(HostLoad h) { return h == HostLoad::kCounters ? "counters" : "vm_sum"; }
+
+void RecentWindow::Push(double v, std::size_t capacity) {
+  if (capacity == 0) return;
+  if (values_.size() < capacity) {
+    if (values_.capacity() < capacity) values_.reserve(capacity);
+    values_.push_back(static_cast<float>(v));
+    return;
+  }
+  if (values_.size() > capacity) {  // capacity shrank: keep the newest
+    std::vector<float> kept;
+    for (std::size_t i = values_.size() - capacity; i < values_.size(); ++i) {
+      kept.push_back(static_cast<float>((*this)[i]));
+    }
+    values_ = std::move(kept);
+    head_ = 0;
+  }
+  values_[head_] = static_cast<float>(v);
+  head_ = (head_ + 1) % values_.size();
+}
+
+void RecentWindow::AppendTo(std::vector<double>& out) const {
+  out.reserve(out.size() + values_.size());
+  for (std::size_t i = 0; i < values_.size(); ++i) out.push_back((*this)[i]);
+}
+
 ClusterModel::ClusterModel(ModelOptions options) : options_(options) {}
 
 ClusterModel::ClusterModel(const ClusterModel& other)
@@ -18,6 +44,10 @@ ClusterModel::ClusterModel(const ClusterModel& other)
   for (auto& [uuid, slot] : vm_index_) {
     auto o = other.vm_index_.find(uuid);
     if (o != other.vm_index_.end()) slot.baseline = o->second.baseline;
+  }
+  for (auto& [name, slot] : host_index_) {
+    auto o = other.host_index_.find(name);
+    if (o != other.host_index_.end()) slot.baseline = o->second.baseline;
   }
   stale_check_after_ = other.stale_check_after_;
   last_stale_scan_ = other.last_stale_scan_;
@@ -227,11 +257,19 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
   // Otherwise the host reported exactly the VMs of its (sorted) list, under the same names.
 
   // A VM without a rate yet (just booted) would make the host look idler than it is.
-  if (Recompute(hs)) {
+  const bool rates_known = Recompute(hs);
+  UpdateOverhead(hs, s);
+  if (rates_known) {
     const double u[3] = {h.cpu_utilization, h.memory_utilization, h.net_utilization};
     for (std::size_t r = 0; r < 3; ++r) {
       h.history[r].push_back(u[r]);
       while (h.history[r].size() > options_.history_length) h.history[r].pop_front();
+    }
+    for (const VmSlot* slot : hs.vms) {
+      VmView& v = slot->it->second;
+      const double usage[3] = {v.cpu_cores.value_or(0), static_cast<double>(v.memory_bytes),
+                               v.net_bits_per_second.value_or(0)};
+      for (std::size_t r = 0; r < 3; ++r) v.history[r].Push(usage[r], options_.vm_history_length);
     }
   }
   return IngestResult::kAccepted;
@@ -269,11 +307,42 @@ void ClusterModel::MoveVm(const std::string& vm_uuid, const std::string& to) {
   Recompute(dest);
 }
 
+void ClusterModel::UpdateOverhead(HostSlot& hs, const HostSample& s) {
+  HostView& h = *hs.view;
+  const HostCounters& c = s.counters;
+  const std::uint64_t net_bytes = c.net_rx_bytes + c.net_tx_bytes;
+  std::optional<HostBaseline>& b = hs.baseline;
+  if (options_.host_load == HostLoad::kCounters) {
+    // Sums without the old overhead: Recompute added it.
+    const double vm_cpu = h.cpu_used_cores - h.cpu_overhead_cores;
+    const double vm_net = h.net_bits_per_second - h.net_overhead_bits_per_second;
+    const std::uint64_t vm_mem = h.memory_used_bytes - h.memory_overhead_bytes;
+    if (b && b->boot_id == s.boot_id && s.monotonic_ns > b->monotonic_ns) {
+      const double dt = static_cast<double>(s.monotonic_ns - b->monotonic_ns);
+      if (c.cpu_busy_ns > 0 && c.cpu_busy_ns >= b->cpu_busy_ns) {
+        const double busy = static_cast<double>(c.cpu_busy_ns - b->cpu_busy_ns) / dt;
+        h.cpu_overhead_cores = std::max(0.0, busy - vm_cpu);
+      }
+      if (net_bytes > 0 && net_bytes >= b->net_bytes) {
+        const double bps = static_cast<double>(net_bytes - b->net_bytes) * 8e9 / dt;
+        h.net_overhead_bits_per_second = std::max(0.0, bps - vm_net);
+      }
+    }
+    if (c.memory_free_bytes > 0 && c.memory_free_bytes <= h.capacity.memory_bytes) {
+      const std::uint64_t used = h.capacity.memory_bytes - c.memory_free_bytes;
+      h.memory_overhead_bytes = used > vm_mem ? used - vm_mem : 0;
+    }
+    Recompute(hs);
+  }
+  b = HostBaseline{s.boot_id, s.monotonic_ns, c.cpu_busy_ns, net_bytes};
+}
+
 bool ClusterModel::Recompute(HostSlot& hs) {
   HostView& h = *hs.view;
-  h.cpu_used_cores = 0;
-  h.memory_used_bytes = 0;
-  h.net_bits_per_second = 0;
+  // The VMs' sum plus what they do not explain (0 unless HostLoad::kCounters).
+  h.cpu_used_cores = h.cpu_overhead_cores;
+  h.memory_used_bytes = h.memory_overhead_bytes;
+  h.net_bits_per_second = h.net_overhead_bits_per_second;
   bool rates_known = true;
   for (const VmSlot* slot : hs.vms) {
     const VmView& v = slot->it->second;

@@ -28,6 +28,37 @@ namespace ballast {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+// How a host's load is measured.
+enum class HostLoad {
+  // From the host's own counters (busy CPU time, free memory, NIC bytes) where the collector
+  // sends them: the hypervisor, dom0 and host services count. The VMs' sum where it does not.
+  kCounters,
+  // The sum of the host's VMs only. For test hosts that share one machine (the lab), whose
+  // host counters all describe that same machine.
+  kVmSum,
+};
+const char* HostLoadName(HostLoad h);
+
+// A bounded window of recent values, oldest first: a ring, so pushing allocates nothing once
+// it is full. Floats: 200,000 VMs x 3 resources x 16 samples stay under 40 MB.
+class RecentWindow {
+ public:
+  void Push(double v, std::size_t capacity);
+  void Clear() {
+    values_.clear();
+    head_ = 0;
+  }
+  std::size_t size() const { return values_.size(); }
+  bool empty() const { return values_.empty(); }
+  // i = 0 is the oldest.
+  double operator[](std::size_t i) const { return values_[(head_ + i) % values_.size()]; }
+  void AppendTo(std::vector<double>& out) const;
+
+ private:
+  std::vector<float> values_;
+  std::size_t head_ = 0;  // the oldest value, once the ring is full
+};
+
 struct ModelOptions {
   // A host is stale when silent for this many of its sampling intervals...
   double stale_after_intervals = 3;
@@ -37,6 +68,9 @@ struct ModelOptions {
   std::chrono::nanoseconds default_interval = std::chrono::seconds(1);
   // Utilisation samples kept per host and resource (for k-of-n detection and forecasts).
   std::size_t history_length = 32;
+  // Usage samples kept per VM and resource (the core's forecast and peak of a VM).
+  std::size_t vm_history_length = 16;
+  HostLoad host_load = HostLoad::kCounters;
 };
 
 // Index into HostView::history.
@@ -53,6 +87,10 @@ struct VmView {
   std::optional<double> cpu_cores;            // CPU used, in cores (1.0 = one pCPU busy)
   std::optional<double> net_bits_per_second;  // rx + tx
   bool has_net = false;
+  // The VM's usage after each sample whose CPU rate was known, oldest first, in absolute
+  // units (cores, bytes, bits/s), indexed by UtilizationKind. Kept across migrations: a VM's
+  // load does not change by moving.
+  std::array<RecentWindow, 3> history;
 };
 
 struct HostView {
@@ -72,6 +110,12 @@ struct HostView {
   double memory_utilization = 0;
   double net_bits_per_second = 0;
   double net_utilization = 0;
+  // Load the VMs do not explain (host counters minus the VMs' sum at the last sample): the
+  // hypervisor, dom0, host services, migrations under way. Counted in the figures above with
+  // HostLoad::kCounters; always 0 with kVmSum or when the collector sends no host counters.
+  double cpu_overhead_cores = 0;
+  std::uint64_t memory_overhead_bytes = 0;
+  double net_overhead_bits_per_second = 0;
   // Utilisation after each accepted sample whose rates were known, oldest first, indexed by
   // UtilizationKind. Cleared when a migration changes the host's VMs (the old samples no
   // longer describe it).
@@ -129,8 +173,15 @@ class ClusterModel {
     std::optional<Baseline> baseline;            // void after a move or a collector restart
     std::uint64_t reported_in = 0;               // serial of the last sample that listed it
   };
+  struct HostBaseline {  // the host's previous counters, for its own rates
+    std::uint64_t boot_id = 0;
+    std::uint64_t monotonic_ns = 0;
+    std::uint64_t cpu_busy_ns = 0;
+    std::uint64_t net_bytes = 0;
+  };
   struct HostSlot {
     HostView* view = nullptr;
+    std::optional<HostBaseline> baseline;
     std::vector<VmSlot*> vms;  // the VMs of view->vm_uuids, in the same order
     // The VMs of the last accepted sample in the sample's order (a subset of vms): collectors
     // list their VMs in the same order every time, so this predicts the next sample and
@@ -145,6 +196,9 @@ class ClusterModel {
   // Sums the host's VMs (in list order) into its utilisation; returns whether every VM's CPU
   // rate is known.
   bool Recompute(HostSlot& hs);
+  // With HostLoad::kCounters: the host's own rates from its counters, minus the VMs' sum
+  // (just recomputed), become its overhead.
+  void UpdateOverhead(HostSlot& hs, const HostSample& s);
   void RebuildIndexes();
   std::chrono::nanoseconds StaleAfter(const HostView& h) const;
 

@@ -382,7 +382,7 @@ TEST_F(ControllerTest, ExternalJobKeepsItsVmUnmovedUntilTheProbeSaysItEnded) {
 // an error at once is asked again after query_retry, so its question is never outstanding for
 // reconcile_wait, the timeout never fires, and Reconciled() stays false: no plan for any host,
 // for good. Wanted: such a host is left out (neither source nor target) and the rest plans.
-TEST_F(ControllerTest, DISABLED_FastErroringHostDoesNotBlockTheRestForever) {
+TEST_F(ControllerTest, FastErroringHostDoesNotBlockTheRestForever) {
   options_.reconcile_wait = 10s;
   options_.query_retry = 1s;
   auto_answer_jobs_ = false;
@@ -771,7 +771,7 @@ TEST_F(ControllerTest, VerificationMismatchIsJournaledWithWhereTheVmRuns) {
 // model keeps the VM on the source. Only the pair back-off (failure_backoff, 30 s) holds it,
 // after which it may be moved straight back. A restart's reconciliation treats the same fact
 // (VM on the target) as migration_finished with a cooldown (OnVmProbe).
-TEST_F(ControllerTest, DISABLED_FailedOutcomeWithTheVmOnTheTargetStartsItsCooldown) {
+TEST_F(ControllerTest, FailedOutcomeWithTheVmOnTheTargetStartsItsCooldown) {
   HotspotCluster();
   Start(MakePolicy("automatic"));
   ASSERT_TRUE(StepUntilStarts(1));

@@ -1,4 +1,4 @@
-#include "balancer/daemon/snapshot.h"
+#include "balancer/controller/snapshot.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,654 @@
+#include "balancer/controller/controller.h"
+
+#include <algorithm>
+
+#include "balancer/controller/snapshot.h"
+#include "balancer/core/planner.h"
+#include "common/log.h"
+
+namespace ballast::controller {
+namespace {
+
+nlohmann::json ReasonJson(const core::MoveReason& r) {
+  return {{"strategy", core::StrategyName(r.strategy)},
+          {"resource", core::ResourceName(r.resource)},
+          {"source_before", r.source_before},
+          {"source_after", r.source_after},
+          {"target_before", r.target_before},
+          {"target_after", r.target_after},
+          {"mark", r.mark},
+          {"target_limit", r.target_limit},
+          {"score", r.score}};
+}
+
+}  // namespace
+
+nlohmann::json MoveJson(const core::Move& m) {
+  return {{"vm", m.vm_name}, {"vm_uuid", m.vm_uuid},           {"from", m.from},
+          {"to", m.to},      {"reason", ReasonJson(m.reason)}, {"explanation", m.explanation}};
+}
+
+nlohmann::json UnrelievedJson(const core::Unrelieved& u) {
+  nlohmann::json blockers = nlohmann::json::object();
+  for (const auto& [b, n] : u.blockers) blockers[std::string(core::BlockerName(b))] = n;
+  return {{"strategy", core::StrategyName(u.strategy)},
+          {"host", u.host},
+          {"resource", u.resource ? std::string(core::ResourceName(*u.resource)) : ""},
+          {"level", u.level},
+          {"mark", u.mark},
+          {"main_blocker", core::BlockerName(u.main_blocker)},
+          {"blockers", blockers},
+          {"vms_left", u.vms_left},
+          {"explanation", u.explanation}};
+}
+
+Controller::Controller(ControllerOptions options, Env env,
+                       std::shared_ptr<const core::Policy> policy)
+    : options_(std::move(options)), env_(env), policy_(std::move(policy)), model_(options_.model) {}
+
+void Controller::Start(const std::vector<nlohmann::json>& journal_records) {
+  auto state = env_.state->Load();
+  if (!state.ok()) {
+    // An admin may have paused automation for a reason this balancer cannot read any more:
+    // moving VMs now could undo it. Paused until an admin resumes.
+    paused_ = true;
+    BLOG(kError) << "cannot read the saved drain/pause state (" << state.status().message()
+                 << "): automation PAUSED until an admin resumes it (ballastctl resume); "
+                    "hosts drained before are not known";
+    (void)Record(
+        {{"event", "state_unreadable"}, {"error", state.status().message()}, {"paused", true}});
+  } else if (state->has_value()) {
+    maintenance_ = (*state)->maintenance;
+    paused_ = (*state)->paused;
+    if (!maintenance_.empty() || paused_) {
+      BLOG(kInfo) << "saved state: " << (paused_ ? "automation PAUSED; " : "")
+                  << maintenance_.size() << " host(s) in maintenance";
+    }
+  }
+  if (env_.observer) env_.observer->OnPausedChanged(paused_);
+  ReconcileFromJournal(journal_records);
+  next_plan_ = env_.clock->Steady() + options_.startup_grace;
+  started_ = true;
+}
+
+void Controller::SetPolicy(std::shared_ptr<const core::Policy> policy) {
+  policy_ = std::move(policy);
+}
+
+Status Controller::Record(nlohmann::json record) {
+  if (options_.dry_run && record.contains("event")) {
+    const std::string ev = record["event"];
+    if (ev.rfind("migration_", 0) == 0) record["dry_run"] = true;
+  }
+  Status st = env_.journal->Append(std::move(record), env_.clock->Wall());
+  if (!st.ok()) BLOG(kError) << "journal: " << st.message();
+  return st;
+}
+
+long long Controller::NowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             env_.clock->Wall().time_since_epoch())
+      .count();
+}
+
+// --- ingest ----------------------------------------------------------------------------
+
+void Controller::OnSample(const HostSample& sample) {
+  const std::string& name = sample.host.name;
+  const HostView* before = model_.host(name);
+  const bool known = before != nullptr;
+  const bool was_stale = known && before->stale;
+  model_.Ingest(sample, env_.clock->Steady());
+  if (!known) {
+    BLOG(kInfo) << "host '" << name << "' joined (" << sample.host.libvirt_uri << ", "
+                << sample.vms.size() << " VMs)";
+  } else if (was_stale && !model_.host(name)->stale) {
+    // Ingest clears the flag, so the staleness scan never sees this transition.
+    BLOG(kWarning) << "host '" << name << "' is fresh again";
+    (void)Record({{"event", "host_fresh"}, {"host", name}});
+  }
+}
+
+// --- time ------------------------------------------------------------------------------
+
+void Controller::Tick() {
+  const SteadyTime now = env_.clock->Steady();
+  for (const auto& name : model_.UpdateStaleness(now)) {
+    const HostView* h = model_.host(name);
+    BLOG(kWarning) << "host '" << name << "' is " << (h->stale ? "STALE" : "fresh again")
+                   << (h->stale ? ": no sample recently; it is neither a source nor a "
+                                  "target of any move"
+                                : "");
+    (void)Record({{"event", h->stale ? "host_stale" : "host_fresh"}, {"host", name}});
+  }
+  AskNewHosts(now);
+  WatchExternal();
+  // Not reconciled yet: asked again every tick, so the first plan follows reconciliation at
+  // once instead of an interval later.
+  if (started_ && now >= next_plan_ && PlanRound(now)) next_plan_ = now + policy_->interval;
+}
+
+// --- reconciliation --------------------------------------------------------------------
+
+void Controller::ReconcileFromJournal(const std::vector<nlohmann::json>& records) {
+  std::map<std::string, nlohmann::json> open;
+  const auto now = env_.clock->Wall();
+  const auto keep = std::max(policy_->limits.return_cooldown, policy_->limits.vm_cooldown);
+  for (const auto& r : records) {
+    const std::string ev = r.value("event", "");
+    const std::string id = r.value("id", "");
+    // A dry run moved nothing: its records are neither cooldowns nor migrations to resolve.
+    if (r.value("dry_run", false)) continue;
+    if (ev == "migration_started") {
+      open[id] = r;
+    } else if (ev == "migration_finished" || ev == "migration_failed" ||
+               ev == "migration_aborted") {
+      open.erase(id);
+      if (ev != "migration_finished") continue;
+      // The journal's "ts" is RFC 3339; the finish time in ms since the epoch is stored too.
+      const auto at = WallTime(std::chrono::milliseconds(r.value("at_ms", 0LL)));
+      if (now - at > keep) continue;
+      recent_.push_back({r.value("vm_uuid", ""), r.value("from", ""), r.value("to", ""), at});
+    }
+  }
+  for (auto& [id, r] : open) {
+    ExternalMigration m{id,
+                        r.value("vm_uuid", ""),
+                        r.value("vm", ""),
+                        r.value("from", ""),
+                        r.value("to", ""),
+                        r.value("from_uri", ""),
+                        r.value("to_uri", "")};
+    BLOG(kWarning) << "the journal has migration " << id << " of " << m.vm_name << " from "
+                   << m.from << " to " << m.to
+                   << " started but not finished (the balancer stopped meanwhile): "
+                      "checking libvirt before planning";
+    external_[m.vm_uuid] = std::move(m);
+  }
+  // Our own ids continue after the journal's: milliseconds since the epoch at start.
+  next_id_ = static_cast<std::uint64_t>(NowMs());
+}
+
+void Controller::AskNewHosts(SteadyTime now) {
+  for (const auto& [name, h] : model_.hosts()) {
+    if (h.stale || reconciled_hosts_.count(name) != 0) continue;
+    HostQuery& q = host_queries_[name];  // left-out hosts are asked again too
+    if (q.outstanding) {
+      if (!q.warned && now - q.first_asked > options_.reconcile_wait) {
+        // Planning without this host's answer is still safe from duplicates: libvirt
+        // refuses to start a second migration job on a domain that has one.
+        BLOG(kWarning)
+            << "libvirt on host '" << name << "' has not said within "
+            << std::chrono::duration_cast<std::chrono::seconds>(options_.reconcile_wait).count()
+            << " s whether a migration runs there; planning anyway";
+        (void)Record({{"event", "reconcile_timeout"}, {"host", name}});
+        q.warned = true;
+        reconciled_hosts_.insert(name);
+      }
+      continue;
+    }
+    if (now < q.retry_at) continue;
+    if (q.first_asked == SteadyTime{}) q.first_asked = now;
+    q.outstanding = true;
+    env_.hypervisor->AskActiveJobs(name, h.identity.libvirt_uri);
+  }
+}
+
+void Controller::OnActiveJobs(const std::string& host, const Result<std::vector<ActiveJob>>& jobs) {
+  auto q = host_queries_.find(host);
+  if (q != host_queries_.end()) q->second.outstanding = false;
+  if (!jobs.ok()) {
+    const SteadyTime now = env_.clock->Steady();
+    if (q != host_queries_.end()) q->second.retry_at = now + options_.query_retry;
+    const bool overdue =
+        q != host_queries_.end() && now - q->second.first_asked > options_.reconcile_wait;
+    if (overdue && left_out_.insert(host).second) {
+      // Its libvirt cannot be reached: it could be neither source nor target of a
+      // migration anyway. Left out, so that the rest of the cluster plans; asked again.
+      BLOG(kError)
+          << "host '" << host << "' left out of planning: its libvirt has not answered "
+          << "for "
+          << std::chrono::duration_cast<std::chrono::seconds>(options_.reconcile_wait).count()
+          << " s (" << jobs.status().message()
+          << "); it is neither a source nor a target until it answers";
+      (void)Record({{"event", "host_left_out"},
+                    {"host", host},
+                    {"error", jobs.status().message().substr(0, 512)}});
+    } else if (left_out_.count(host) == 0) {
+      BLOG(kWarning) << "cannot check host '" << host
+                     << "' for running migrations: " << jobs.status().message();
+    }
+    return;  // asked again shortly
+  }
+  if (left_out_.erase(host) > 0) {
+    BLOG(kInfo) << "host '" << host << "' answers again: planned again";
+    (void)Record({{"event", "host_rejoined"}, {"host", host}});
+  }
+  reconciled_hosts_.insert(host);
+  if (q != host_queries_.end()) host_queries_.erase(q);
+  const HostView* h = model_.host(host);
+  for (const ActiveJob& j : *jobs) {
+    if (InFlight(j.vm_uuid)) continue;
+    BLOG(kWarning) << "host '" << host << "' has a job running on " << j.vm_name
+                   << " that this balancer did not start: it will not be moved until the "
+                      "job ends";
+    external_[j.vm_uuid] = {"", j.vm_uuid, j.vm_name, host, "", h ? h->identity.libvirt_uri : "",
+                            ""};
+    (void)Record({{"event", "external_job_seen"}, {"vm", j.vm_name}, {"host", host}});
+  }
+}
+
+void Controller::WatchExternal() {
+  for (auto& [uuid, m] : external_) {
+    if (m.from_uri.empty()) {
+      if (const HostView* h = model_.host(m.from)) m.from_uri = h->identity.libvirt_uri;
+    }
+    if (m.to_uri.empty() && !m.to.empty()) {
+      if (const HostView* h = model_.host(m.to)) m.to_uri = h->identity.libvirt_uri;
+    }
+    if (m.from_uri.empty() || probes_outstanding_.count(uuid) != 0) continue;
+    probes_outstanding_.insert(uuid);
+    env_.hypervisor->AskWhereIs({m.vm_uuid, m.from, m.to, m.from_uri, m.to_uri});
+  }
+}
+
+void Controller::OnVmProbe(const std::string& vm_uuid, const VmProbe& p) {
+  probes_outstanding_.erase(vm_uuid);
+  auto it = external_.find(vm_uuid);
+  if (it == external_.end() || !p.answered || p.job_running) return;
+  const ExternalMigration m = it->second;
+  external_.erase(it);
+  if (m.id.empty()) return;  // someone else's job ended: nothing of ours to record
+  const bool moved = !p.where.empty() && p.where == m.to;
+  (void)Record({{"event", moved ? "migration_finished" : "migration_failed"},
+                {"id", m.id},
+                {"vm", m.vm_name},
+                {"vm_uuid", m.vm_uuid},
+                {"from", m.from},
+                {"to", m.to},
+                {"vm_on", p.where},
+                {"at_ms", NowMs()},
+                {"reconciled", true},
+                {"detail", "outcome found in libvirt after a balancer restart"}});
+  BLOG(kInfo) << "reconciled migration " << m.id << " of " << m.vm_name << ": "
+              << (moved ? "it completed" : "it did not complete") << "; " << m.vm_name
+              << " runs on " << (p.where.empty() ? "no known host" : p.where);
+  if (moved) {
+    recent_.push_back({m.vm_uuid, m.from, m.to, env_.clock->Wall()});
+    AfterMove(m.vm_uuid, m.from, m.to);
+  }
+}
+
+bool Controller::Reconciled() const {
+  for (const auto& [uuid, m] : external_) {
+    if (!m.id.empty()) return false;  // ours from a previous run: wait for the outcome
+  }
+  for (const auto& [name, h] : model_.hosts()) {
+    if (!h.stale && reconciled_hosts_.count(name) == 0 && left_out_.count(name) == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// --- planning and admission ------------------------------------------------------------
+
+core::ClusterState Controller::Snapshot() const {
+  SnapshotInputs in;
+  in.model = &model_;
+  for (const auto& [uuid, m] : own_) {
+    in.in_flight.push_back({uuid, m.request.from_host, m.request.to_host});
+  }
+  for (const auto& [uuid, m] : external_) in.in_flight.push_back({uuid, m.from, m.to});
+  in.recent = recent_;
+  in.maintenance_hosts = maintenance_;
+  core::ClusterState state = BuildClusterState(in);
+  if (!left_out_.empty()) {
+    // Neither source nor target: to the core a left-out host is as good as silent.
+    for (core::Host& h : state.hosts) h.stale = h.stale || left_out_.count(h.name) != 0;
+  }
+  return state;
+}
+
+core::Plan Controller::PlanNow(const core::Policy& policy) const {
+  return core::MakePlan(Snapshot(), policy, env_.clock->Wall());
+}
+
+bool Controller::PlanRound(SteadyTime now) {
+  if (model_.hosts().empty()) return false;
+  if (!Reconciled()) {
+    if (!said_reconciling_) BLOG(kInfo) << "not planning yet: reconciling with libvirt";
+    said_reconciling_ = true;
+    return false;
+  }
+  said_reconciling_ = false;
+  const auto policy = policy_;  // one policy for the whole round
+  const WallTime wall_now = env_.clock->Wall();
+  Prune(wall_now);
+
+  const core::ClusterState state = Snapshot();
+  const SteadyTime t0 = env_.clock->Steady();
+  core::Plan plan = core::MakePlan(state, *policy, wall_now);
+  const SteadyTime t1 = env_.clock->Steady();
+  imbalance_ = core::LoadStdDev(state, *policy);
+  ++plans_;
+  if (env_.observer) {
+    // Decision latency: from the newest sample the plan saw to the plan.
+    std::optional<std::chrono::nanoseconds> latency;
+    for (const auto& [name, h] : model_.hosts()) {
+      if (h.stale) continue;
+      auto l = std::chrono::duration_cast<std::chrono::nanoseconds>(now - h.last_seen);
+      if (!latency || l < *latency) latency = l;
+    }
+    env_.observer->OnPlan(plan, t1 - t0, latency);
+  }
+  JournalPlanChanges(plan);
+  prev_skip_keys_ = std::exchange(skip_keys_, {});
+  last_plan_ = std::move(plan);
+  if (last_plan_.mode != core::Mode::kAutomatic || paused_) return true;
+  for (const core::Move& m : last_plan_.moves) StartMove(m);
+  return true;
+}
+
+void Controller::JournalPlanChanges(const core::Plan& plan) {
+  std::set<std::string> keys;
+  for (const auto& m : plan.moves) {
+    const std::string key = "move:" + m.vm_uuid + ">" + m.to;
+    keys.insert(key);
+    if (last_keys_.count(key) != 0) continue;
+    if (plan.mode == core::Mode::kRecommend) {
+      BLOG(kInfo) << "recommend (not moving, mode recommend): " << m.explanation;
+      if (env_.observer) env_.observer->OnRecommended(m);
+      auto j = MoveJson(m);
+      j["event"] = "recommended";
+      (void)Record(j);
+    }
+  }
+  for (const auto& u : plan.unrelieved) {
+    const std::string key = "unrelieved:" + std::string(core::StrategyName(u.strategy)) + ":" +
+                            u.host + ":" + std::string(core::BlockerName(u.main_blocker));
+    keys.insert(key);
+    if (last_keys_.count(key) != 0) continue;
+    BLOG(kWarning) << "unrelieved: " << u.explanation;
+    auto j = UnrelievedJson(u);
+    j["event"] = "unrelieved";
+    (void)Record(j);
+  }
+  last_keys_ = std::move(keys);
+}
+
+void Controller::StartMove(const core::Move& m) {
+  const HostView* from = model_.host(m.from);
+  const HostView* to = model_.host(m.to);
+  auto skip = [&](const std::string& code, const std::string& why) {
+    if (env_.observer) env_.observer->OnSkipped(code);
+    // Said once while the situation lasts, not every round.
+    const std::string key = m.vm_uuid + ">" + m.to + ":" + why;
+    skip_keys_.insert(key);
+    if (prev_skip_keys_.count(key) != 0) return;
+    BLOG(kWarning) << "skipping the move of " << m.vm_name << " to " << m.to << ": " << why;
+    auto j = MoveJson(m);
+    j["event"] = "skipped";
+    j["skip_reason"] = why;
+    (void)Record(j);
+  };
+  if (from == nullptr || to == nullptr) return skip("host_unknown", "host unknown");
+  if (InFlight(m.vm_uuid)) return skip("in_flight", "a migration of it is under way");
+  const SteadyTime now = env_.clock->Steady();
+  auto pair = pair_backoff_.find({m.from, m.to});
+  if (pair != pair_backoff_.end() && now < pair->second.until) {
+    return skip("pair_backoff", "migrations from " + m.from + " to " + m.to + " failed recently (" +
+                                    pair->second.last_error + "); backing off");
+  }
+  auto vm_fail = failed_vms_.find(m.vm_uuid);
+  if (vm_fail != failed_vms_.end() && now < vm_fail->second) {
+    return skip("vm_failed_recently", "its last migration failed; waiting before trying it again");
+  }
+  MigrationRequest req = RequestFor(m.vm_uuid, m.vm_name, *from, *to);
+  req.strategy = std::string(core::StrategyName(m.reason.strategy));
+  if (!Launch(req, MoveJson(m), &m).ok()) return;
+  BLOG(kInfo) << "migrating " << m.vm_name << " from " << m.from << " to " << m.to << " (" << req.id
+              << "): " << m.explanation;
+}
+
+MigrationRequest Controller::RequestFor(const std::string& uuid, const std::string& name,
+                                        const HostView& from, const HostView& to) {
+  MigrationRequest req;
+  req.id = "m-" + std::to_string(next_id_++);
+  req.vm_uuid = uuid;
+  req.vm_name = name;
+  req.from_host = from.identity.name;
+  req.to_host = to.identity.name;
+  req.from_uri = from.identity.libvirt_uri;
+  req.to_uri = to.identity.libvirt_uri;
+  req.to_migration_address = to.identity.migration_address;
+  const core::Policy& policy = *policy_;
+  req.options.timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(policy.migration.timeout);
+  req.options.bandwidth_mib_per_second =
+      static_cast<std::uint64_t>(policy.migration.bandwidth_mib_per_second);
+  req.options.max_downtime = policy.migration.max_downtime;
+  return req;
+}
+
+Status Controller::Launch(const MigrationRequest& req, nlohmann::json j, const core::Move* move) {
+  j["event"] = "migration_started";
+  j["id"] = req.id;
+  j["vm"] = req.vm_name;
+  j["vm_uuid"] = req.vm_uuid;
+  j["from"] = req.from_host;
+  j["to"] = req.to_host;
+  j["from_uri"] = req.from_uri;
+  j["to_uri"] = req.to_uri;
+  if (Status st = Record(j); !st.ok()) {
+    // Journal first: a move the journal does not know of could be repeated or forgotten
+    // after a crash.
+    BLOG(kError) << "not starting the migration of " << req.vm_name << " from " << req.from_host
+                 << " to " << req.to_host << ": the journal cannot record it";
+    if (env_.observer) env_.observer->OnSkipped("journal_unavailable");
+    return st;
+  }
+  Status st = env_.actuator->Start(req);
+  if (!st.ok()) {
+    (void)Record({{"event", "migration_failed"},
+                  {"id", req.id},
+                  {"vm", req.vm_name},
+                  {"vm_uuid", req.vm_uuid},
+                  {"from", req.from_host},
+                  {"to", req.to_host},
+                  {"error", st.message()},
+                  {"at_ms", NowMs()}});
+    return st;
+  }
+  own_[req.vm_uuid] = {req, env_.clock->Steady()};
+  if (env_.observer) env_.observer->OnMigrationStarted(move, req);
+  return Status::Ok();
+}
+
+void Controller::OnMigrationResult(const MigrationResult& r) {
+  const auto& q = r.request;
+  auto own = own_.find(q.vm_uuid);
+  if (own == own_.end() || own->second.request.id != q.id) {
+    BLOG(kWarning) << "an outcome for migration " << q.id << " of " << q.vm_name
+                   << " that is not in flight: ignored";
+    return;
+  }
+  own_.erase(own);
+  nlohmann::json j = {{"id", q.id},
+                      {"vm", q.vm_name},
+                      {"vm_uuid", q.vm_uuid},
+                      {"from", q.from_host},
+                      {"to", q.to_host},
+                      {"vm_on", r.vm_on},
+                      {"duration_ms", r.duration.count()},
+                      {"bytes", r.bytes},
+                      {"at_ms", NowMs()}};
+  if (r.downtime) j["downtime_ms"] = r.downtime->count();
+  if (!r.error.empty()) j["error"] = r.error;
+  if (env_.observer) env_.observer->OnMigrationFinished(r);
+  switch (r.outcome) {
+    case MigrationOutcome::kSucceeded:
+      j["event"] = "migration_finished";
+      BLOG(kInfo) << "migrated " << q.vm_name << " from " << q.from_host << " to " << q.to_host
+                  << " in " << r.duration.count() << " ms"
+                  << (r.downtime ? " (downtime " + std::to_string(r.downtime->count()) + " ms)"
+                                 : "");
+      recent_.push_back({q.vm_uuid, q.from_host, q.to_host, env_.clock->Wall()});
+      pair_backoff_.erase({q.from_host, q.to_host});
+      AfterMove(q.vm_uuid, q.from_host, q.to_host);
+      break;
+    case MigrationOutcome::kFailed:
+    case MigrationOutcome::kAborted: {
+      j["event"] =
+          r.outcome == MigrationOutcome::kAborted ? "migration_aborted" : "migration_failed";
+      BLOG(kError) << "migration of " << q.vm_name << " from " << q.from_host << " to " << q.to_host
+                   << " " << MigrationOutcomeName(r.outcome) << ": " << r.error << "; " << q.vm_name
+                   << " runs on " << (r.vm_on.empty() ? "no host found" : r.vm_on);
+      const SteadyTime now = env_.clock->Steady();
+      auto& b = pair_backoff_[{q.from_host, q.to_host}];
+      const auto first = policy_->migration.failure_backoff;
+      b.delay = std::min(b.delay.count() == 0 ? first : b.delay * 2, options_.max_backoff);
+      b.until = now + b.delay;
+      b.last_error = r.error;
+      failed_vms_[q.vm_uuid] = now + b.delay;
+      if (!r.vm_on.empty() && r.vm_on == q.to_host) {
+        // The job failed but the VM runs on the target (it left the source, or was found
+        // there afterwards): it moved, so the model follows and its cooldowns start, as a
+        // restart would conclude from libvirt (OnVmProbe).
+        recent_.push_back({q.vm_uuid, q.from_host, q.to_host, env_.clock->Wall()});
+        AfterMove(q.vm_uuid, q.from_host, q.to_host);
+        break;
+      }
+      // The hosts' samples from during the attempt are not worth acting on.
+      model_.ClearHistory(q.from_host);
+      model_.ClearHistory(q.to_host);
+      break;
+    }
+  }
+  (void)Record(j);
+}
+
+void Controller::AfterMove(const std::string& uuid, const std::string& from,
+                           const std::string& to) {
+  model_.MoveVm(uuid, to);
+  model_.ClearHistory(from);
+  model_.ClearHistory(to);
+}
+
+void Controller::Prune(WallTime now) {
+  // Cooldowns need the recent moves as long as the longer of the two cooldowns.
+  const auto keep = std::max(policy_->limits.return_cooldown, policy_->limits.vm_cooldown);
+  std::erase_if(recent_,
+                [&](const core::FinishedMigration& f) { return now - f.finished_at > keep; });
+  const SteadyTime steady = env_.clock->Steady();
+  std::erase_if(failed_vms_, [&](const auto& kv) { return steady >= kv.second; });
+  // A pair's back-off is remembered (and doubles on the next failure) for as long again as
+  // it lasted; then the pair starts afresh.
+  std::erase_if(pair_backoff_,
+                [&](const auto& kv) { return steady >= kv.second.until + kv.second.delay; });
+}
+
+// --- admin verbs -----------------------------------------------------------------------
+
+void Controller::SaveState() {
+  Status st = env_.state->Save({maintenance_, paused_});
+  if (!st.ok()) BLOG(kError) << "cannot save state: " << st.message();
+}
+
+Result<bool> Controller::SetMaintenance(const std::string& host, bool drain,
+                                        const std::string& admin) {
+  // A host already in maintenance (from the saved state) may not have reported yet after a
+  // restart: that is not an error.
+  if (model_.host(host) == nullptr && drain && maintenance_.count(host) == 0) {
+    return Status::NotFound("no host named '" + host + "'");
+  }
+  const bool changed = drain ? maintenance_.insert(host).second : maintenance_.erase(host) > 0;
+  if (changed) {
+    SaveState();
+    (void)Record({{"event", drain ? "drain_requested" : "undrain_requested"},
+                  {"host", host},
+                  {"admin", admin}});
+    BLOG(kInfo) << "host '" << host << "' " << (drain ? "put into" : "taken out of")
+                << " maintenance by admin '" << admin << "'";
+  }
+  return changed;
+}
+
+bool Controller::SetPaused(bool pause, const std::string& reason, const std::string& admin) {
+  const bool changed = paused_ != pause;
+  paused_ = pause;
+  if (changed) {
+    SaveState();
+    if (env_.observer) env_.observer->OnPausedChanged(paused_);
+    (void)Record({{"event", pause ? "paused" : "resumed"}, {"admin", admin}, {"reason", reason}});
+    BLOG(kWarning) << "automation " << (pause ? "PAUSED" : "resumed") << " by admin '" << admin
+                   << "'" << (reason.empty() ? "" : ": " + reason);
+  }
+  return changed;
+}
+
+ManualMoveResult Controller::StartManualMove(const std::string& vm_uuid, const std::string& to_host,
+                                             bool force, const std::string& admin) {
+  ManualMoveResult out;
+  const VmView* v = model_.vm(vm_uuid);
+  if (v == nullptr) {
+    out.error_code = "not_found";
+    out.error = "no VM with UUID '" + vm_uuid + "'";
+    return out;
+  }
+  const HostView* from = model_.host(v->host);
+  const HostView* to = model_.host(to_host);
+  if (to == nullptr || from == nullptr) {
+    out.error_code = "not_found";
+    out.error = "no host named '" + (to == nullptr ? to_host : v->host) + "'";
+    return out;
+  }
+  if (!Reconciled()) {
+    out.error_code = "unavailable";
+    out.error = "still reconciling with libvirt; try again";
+    return out;
+  }
+  out.check = core::CheckManualMove(Snapshot(), *policy_, env_.clock->Wall(), v->uuid, to_host);
+  const core::ManualMoveCheck& check = out.check;
+  if (!check.allowed && !(force && check.forceable)) {
+    BLOG(kWarning) << "refused manual move of " << v->name << " to " << to_host
+                   << " asked by admin '" << admin << "': " << check.explanation;
+    (void)Record({{"event", "manual_refused"},
+                  {"vm", v->name},
+                  {"vm_uuid", v->uuid},
+                  {"from", v->host},
+                  {"to", to_host},
+                  {"admin", admin},
+                  {"rule", check.rule},
+                  {"explanation", check.explanation},
+                  {"force", force}});
+    out.error_code = "refused";
+    out.error =
+        check.explanation + (check.forceable ? " (rule " + check.rule + "; --force overrides it)"
+                                             : " (rule " + check.rule + "; cannot be forced)");
+    return out;
+  }
+  MigrationRequest req = RequestFor(v->uuid, v->name, *from, *to);
+  req.strategy = "manual";
+  std::string why = "Manual move of " + v->name + " from " + v->host + " to " + to_host +
+                    " asked by admin '" + admin + "'";
+  if (!check.allowed) why += "; rule " + check.rule + " overridden with --force";
+  out.explanation = why + ".";
+  nlohmann::json j = {{"manual", true},
+                      {"admin", admin},
+                      {"forced", !check.allowed},
+                      {"explanation", out.explanation},
+                      {"reason", {{"strategy", "manual"}, {"overridden_rule", check.rule}}}};
+  Status st = Launch(req, std::move(j), nullptr);
+  if (!st.ok()) {
+    out.error_code = "unavailable";
+    out.error = st.message();
+    return out;
+  }
+  BLOG(kInfo) << why << " (" << req.id << ")";
+  out.started = true;
+  out.request = std::move(req);
+  return out;
+}
+
+}  // namespace ballast::controller

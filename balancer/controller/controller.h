@@ -1,0 +1,206 @@
+#pragma once
+
+// The part of the balancer that decides what really happens. It owns the cluster model (fed
+// with decoded samples), builds the decision core's snapshot, plans at the policy's interval,
+// admits or skips each planned move (mode, pause, back-off, the journal first), starts moves,
+// handles their outcomes (cooldowns, pair back-off, failed-VM memory) and reconciles with the
+// hypervisors (after a restart: migrations left in the journal; on every new host: jobs that
+// are not ours).
+//
+// It has no threads, no sleeps and no clock of its own: it is driven by calls (a sample
+// arrived, time advanced, an outcome or a hypervisor answer arrived) and reaches the world
+// only through its Env (env.h). The daemon (balancer/daemon), the simulator (sim/) and the
+// unit tests (tests/balancer/controller) drive this same object.
+//
+// Not thread-safe: one driver thread calls it.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "balancer/controller/env.h"
+#include "balancer/core/cluster_state.h"
+#include "balancer/core/manual_move.h"
+#include "balancer/core/plan.h"
+#include "balancer/core/policy.h"
+#include "balancer/model/cluster_model.h"
+#include "common/sample.h"
+
+namespace ballast::controller {
+
+struct ControllerOptions {
+  ModelOptions model;
+  // No plan before this long after Start(): collectors report first.
+  std::chrono::nanoseconds startup_grace = std::chrono::seconds(3);
+  // A host whose libvirt has not said within this long whether a migration job runs there
+  // is planned anyway (libvirt refuses a second job on a domain, so no duplicate can start).
+  std::chrono::nanoseconds reconcile_wait = std::chrono::seconds(15);
+  // After a hypervisor query failed, ask again after this long.
+  std::chrono::nanoseconds query_retry = std::chrono::seconds(1);
+  // The actuator moves nothing (actuator: dry-run): outcomes are journaled with
+  // "dry_run": true, and a restart does not take them for real moves.
+  bool dry_run = false;
+  // Failed migrations back off per (from, to) pair: first by the policy's failure_backoff,
+  // doubling, at most this long.
+  std::chrono::seconds max_backoff{1800};
+};
+
+// A migration this controller started and whose outcome has not come back yet.
+struct OwnMigration {
+  MigrationRequest request;
+  SteadyTime started{};
+};
+
+// A migration someone else started (found running on a hypervisor), or one a previous run of
+// the balancer left in the journal without an outcome: never duplicated, watched until it
+// ends.
+struct ExternalMigration {
+  std::string id;  // journal id, if it was ours
+  std::string vm_uuid;
+  std::string vm_name;
+  std::string from;
+  std::string to;  // may be empty when only the source is known
+  std::string from_uri;
+  std::string to_uri;
+};
+
+// The result of a manual move request (ballastctl migrate).
+struct ManualMoveResult {
+  bool started = false;
+  core::ManualMoveCheck check;
+  MigrationRequest request;  // when started
+  std::string explanation;
+  std::string error_code;  // not started: "not_found", "unavailable", "refused"
+  std::string error;
+};
+
+class Controller {
+ public:
+  Controller(ControllerOptions options, Env env, std::shared_ptr<const core::Policy> policy);
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Once, before anything else: restores drain and pause from the state store (an unreadable
+  // state means paused, with an error logged and journaled), cooldowns and unfinished
+  // migrations from the journal's records (oldest first).
+  void Start(const std::vector<nlohmann::json>& journal_records);
+
+  // The policy in force from now on (a reload); the last good one stays otherwise.
+  void SetPolicy(std::shared_ptr<const core::Policy> policy);
+
+  // A decoded, validated sample arrived now.
+  void OnSample(const HostSample& sample);
+
+  // Time advanced: staleness, reconciliation questions, and, when due, a plan and its moves.
+  void Tick();
+
+  // Answers to what the controller started or asked.
+  void OnMigrationResult(const MigrationResult& result);
+  void OnActiveJobs(const std::string& host, const Result<std::vector<ActiveJob>>& jobs);
+  void OnVmProbe(const std::string& vm_uuid, const VmProbe& probe);
+
+  // Admin verbs. Return whether anything changed.
+  Result<bool> SetMaintenance(const std::string& host, bool drain, const std::string& admin);
+  bool SetPaused(bool paused, const std::string& reason, const std::string& admin);
+  ManualMoveResult StartManualMove(const std::string& vm_uuid, const std::string& to_host,
+                                   bool force, const std::string& admin);
+
+  // Journals a record (logs when the journal cannot take it). For the driver's own events
+  // (start, stop, policy reloads), so that the journal-health logic sees every write.
+  Status Record(nlohmann::json record);
+
+  // --- views ---------------------------------------------------------------------------
+  const ClusterModel& model() const { return model_; }
+  const std::shared_ptr<const core::Policy>& policy() const { return policy_; }
+  core::ClusterState Snapshot() const;
+  // What `policy` would plan now; moves nothing.
+  core::Plan PlanNow(const core::Policy& policy) const;
+  const core::Plan& last_plan() const { return last_plan_; }
+  std::uint64_t plans() const { return plans_; }
+  double imbalance() const { return imbalance_; }
+  bool paused() const { return paused_; }
+  const std::set<std::string>& maintenance() const { return maintenance_; }
+  const std::map<std::string, OwnMigration>& in_flight() const { return own_; }  // by VM UUID
+  const std::map<std::string, ExternalMigration>& external() const { return external_; }
+  bool InFlight(const std::string& vm_uuid) const {
+    return own_.count(vm_uuid) != 0 || external_.count(vm_uuid) != 0;
+  }
+  const std::vector<core::FinishedMigration>& recent() const { return recent_; }
+  // Hosts left out of planning because their libvirt cannot be reached (journaled).
+  const std::set<std::string>& left_out() const { return left_out_; }
+  // Ready to plan: every fresh host has been checked for running jobs (or left out, when its
+  // libvirt kept failing for reconcile_wait), and every migration a previous run left
+  // unfinished is resolved.
+  bool Reconciled() const;
+
+ private:
+  struct Backoff {
+    SteadyTime until{};
+    std::chrono::seconds delay{0};
+    std::string last_error;
+  };
+  struct HostQuery {
+    bool outstanding = false;
+    SteadyTime first_asked{};
+    SteadyTime retry_at{};
+    bool warned = false;
+  };
+
+  void ReconcileFromJournal(const std::vector<nlohmann::json>& records);
+  void AskNewHosts(SteadyTime now);
+  void WatchExternal();
+  // False when it could not plan (no hosts yet, or not reconciled).
+  bool PlanRound(SteadyTime now);
+  void JournalPlanChanges(const core::Plan& plan);
+  void StartMove(const core::Move& m);
+  MigrationRequest RequestFor(const std::string& uuid, const std::string& name,
+                              const HostView& from, const HostView& to);
+  // Journals the start (durable before the move begins: a crash right after leaves a record
+  // to reconcile), then hands the request to the actuator. Nothing starts when the journal
+  // cannot take the record.
+  Status Launch(const MigrationRequest& req, nlohmann::json j, const core::Move* move);
+  void AfterMove(const std::string& uuid, const std::string& from, const std::string& to);
+  void Prune(WallTime now);
+  void SaveState();
+  long long NowMs() const;
+
+  ControllerOptions options_;
+  Env env_;
+  std::shared_ptr<const core::Policy> policy_;
+  ClusterModel model_;
+  SteadyTime next_plan_{};
+  bool started_ = false;
+  std::set<std::string> maintenance_;
+  bool paused_ = false;
+  double imbalance_ = 0;
+  std::vector<core::FinishedMigration> recent_;
+  std::map<std::string, OwnMigration> own_;            // by VM UUID
+  std::map<std::string, ExternalMigration> external_;  // by VM UUID
+  std::set<std::string> probes_outstanding_;           // VM UUIDs asked about
+  std::set<std::string> reconciled_hosts_;
+  // Hosts whose libvirt kept failing for reconcile_wait: neither source nor target.
+  std::set<std::string> left_out_;
+  std::map<std::string, HostQuery> host_queries_;
+  std::map<std::pair<std::string, std::string>, Backoff> pair_backoff_;
+  std::map<std::string, SteadyTime> failed_vms_;
+  std::set<std::string> last_keys_;
+  std::set<std::string> skip_keys_;       // this round's skipped moves
+  std::set<std::string> prev_skip_keys_;  // the last round's
+  core::Plan last_plan_;
+  std::uint64_t plans_ = 0;
+  bool said_reconciling_ = false;
+  std::uint64_t next_id_ = 1;
+};
+
+// The journal's JSON for a planned move and an unrelieved situation (also ballastctl's).
+nlohmann::json MoveJson(const core::Move& m);
+nlohmann::json UnrelievedJson(const core::Unrelieved& u);
+
+}  // namespace ballast::controller
