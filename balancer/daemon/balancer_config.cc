@@ -30,6 +30,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
                    "migration_workers",
                    "shutdown_grace",
                    "startup_grace",
+                   "host_load",
                    "metrics_listen",
                    "control_listen",
                    "admin_allowlist_dir",
@@ -72,6 +73,10 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   if (r.UInt("migration_workers", &workers, 1, 64)) c.migration_workers = static_cast<int>(workers);
   r.Duration("shutdown_grace", &c.shutdown_grace, std::chrono::seconds(0), std::chrono::hours(1));
   r.Duration("startup_grace", &c.startup_grace, std::chrono::seconds(0), std::chrono::hours(1));
+  std::string host_load = HostLoadName(c.host_load);
+  if (r.Enum("host_load", &host_load, {"counters", "vm_sum"})) {
+    c.host_load = host_load == "counters" ? HostLoad::kCounters : HostLoad::kVmSum;
+  }
   if (c.policy_file.empty()) errors.push_back(file + ": policy_file: required");
   if (c.journal_file.empty()) errors.push_back(file + ": journal_file: required");
   if (c.state_file.empty() && !c.journal_file.empty()) c.state_file = c.journal_file + ".state";
@@ -89,6 +94,16 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   }
   BALLAST_RETURN_IF_ERROR(ErrorsToStatus(errors));
   return c;
+}
+
+controller::ControllerOptions ControllerOptionsFor(const BalancerConfig& config) {
+  controller::ControllerOptions co;
+  co.model.stale_after_intervals = config.stale_after_intervals;
+  co.model.min_stale_after = config.min_stale_after;
+  co.model.host_load = config.host_load;
+  co.startup_grace = config.startup_grace;
+  co.dry_run = config.actuator == "dry-run";
+  return co;
 }
 
 }  // namespace ballast

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "balancer/controller/controller.h"
+#include "balancer/model/cluster_model.h"
 #include "common/status.h"
 
 namespace ballast {
@@ -16,6 +18,9 @@ struct BalancerConfig {
   std::string server_key_file;                  // the balancer's NAME.key
   std::string allowlist_dir;                    // collectors' *.pub files
   bool bind_key_to_host = true;                 // key NAME.pub may publish only host NAME
+  // Host load from the host's own counters (dom0, hypervisor and host services count), or
+  // only the sum of its VMs (test hosts sharing one machine).
+  HostLoad host_load = HostLoad::kCounters;
   double stale_after_intervals = 3;
   std::chrono::nanoseconds min_stale_after = std::chrono::seconds(2);
   std::chrono::nanoseconds table_interval = std::chrono::seconds(10);  // 0: only on SIGUSR1
@@ -49,5 +54,9 @@ struct BalancerConfig {
 };
 
 Result<BalancerConfig> LoadBalancerConfig(const std::string& file);
+
+// What the configuration says the controller does: the daemon's, and the simulator's when it
+// replays a recording "as the daemon would have" (the equivalence test uses both).
+controller::ControllerOptions ControllerOptionsFor(const BalancerConfig& config);
 
 }  // namespace ballast

@@ -1,32 +1,28 @@
 #pragma once
 
-// Internal to ballast-balancer: the daemon's loop object (daemon.h is the public entry).
-// Its methods live in daemon.cc (loop, ingest, recording, policy, reconciliation, planning,
+// Internal to ballast-balancer: the daemon's loop object (daemon.h is the public entry), a
+// thin I/O shell around the controller (balancer/controller), which decides. The shell owns
+// the sockets (samples, ballastctl), signals, metrics, the policy file, the recording and
+// the real Env (real_env.h). Its methods live in daemon.cc (loop, ingest, recording, policy,
 // status, shutdown) and control_handlers.cc (the ballastctl endpoint). Not thread-safe: only
-// the loop thread touches it; libvirt queries run on detached threads (RunDetached).
+// the loop thread touches it; libvirt queries run on detached threads (real_env.h).
 
 #include <chrono>
 #include <cstdint>
-#include <future>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
-#include <vector>
 #include <zmq.hpp>
 
 #include "balancer/actuator/migration_actuator.h"
-#include "balancer/core/forecast.h"
-#include "balancer/core/manual_move.h"
+#include "balancer/controller/controller.h"
 #include "balancer/core/planner.h"
 #include "balancer/daemon/balancer_config.h"
 #include "balancer/daemon/balancer_metrics.h"
 #include "balancer/daemon/daemon.h"
-#include "balancer/daemon/snapshot.h"
+#include "balancer/daemon/real_env.h"
 #include "balancer/journal/journal.h"
 #include "balancer/model/cluster_model.h"
 #include "balancer/model/cluster_table.h"
@@ -37,6 +33,7 @@
 #include "common/log.h"
 #include "common/proto/control.pb.h"
 #include "common/recording.h"
+#include "common/service_notify.h"
 #include "common/transport.h"
 #include "common/wire.h"
 
@@ -44,65 +41,23 @@ namespace ballast::balancer_internal {
 
 using SteadyClock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
+using controller::MoveJson;
+using controller::UnrelievedJson;
 
 // Samples taken per loop pass before housekeeping (staleness, control, plans) runs again.
 inline constexpr int kMaxReceiveBatch = 256;
 
-// Writes `text` to path.tmp (mode 0640), then renames it over path.
-Status WriteFileAtomically(const std::string& path, const std::string& text);
-nlohmann::json MoveJson(const core::Move& m);
-nlohmann::json UnrelievedJson(const core::Unrelieved& u);
-
-// A migration someone else started (found on a hypervisor, or left unfinished in the journal
-// by a previous run of the balancer): never duplicated, watched until it ends.
-struct ExternalMigration {
-  std::string id;  // journal id, if it was ours
-  std::string vm_uuid;
-  std::string vm_name;
-  std::string from;
-  std::string to;  // may be empty when only the source is known
-  std::string from_uri;
-  std::string to_uri;
-};
-
-// Runs `f` on a thread of its own and returns its future. libvirt calls cannot be cancelled
-// and can block for long (a daemon stuck on a domain's job lock): the loop only polls the
-// future, so ingest and planning never wait on them; a call that never returns only leaks
-// its thread.
-template <typename F>
-auto RunDetached(F f) -> std::future<decltype(f())> {
-  std::packaged_task<decltype(f())()> task(std::move(f));
-  auto future = task.get_future();
-  std::thread(std::move(task)).detach();
-  return future;
-}
-
-template <typename T>
-bool Ready(const std::future<T>& f) {
-  return f.valid() && f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-}
-
 class Balancer {
  public:
   Balancer(const BalancerConfig& config, DaemonSignals& signals)
-      : config_(config), signals_(signals) {
-    ModelOptions mo;
-    mo.stale_after_intervals = config.stale_after_intervals;
-    mo.min_stale_after = config.min_stale_after;
-    model_ = ClusterModel(mo);
-  }
+      : config_(config), signals_(signals) {}
 
   int Run();
 
  private:
   int Init();
-
-  // --- drain and pause state (survives restarts) ----------------------------------------
-
-  void LoadState();
-  void SaveState();
   void UpdatePolicyMetrics(bool last_reload_ok);
-  void Record(nlohmann::json record);
+  void Record(nlohmann::json record) { (void)controller_->Record(std::move(record)); }
 
   // --- ingest ---------------------------------------------------------------------------
 
@@ -129,65 +84,15 @@ class Balancer {
   void WatchPolicyFile();
   void ReloadPolicy(const std::string& why);
 
-  // --- reconciliation -------------------------------------------------------------------
-
-  // Migrations this balancer started before it last stopped, with no outcome recorded.
-  void ReconcileFromJournal();
-  void RememberFinished(const nlohmann::json& r, WallClock::time_point now,
-                        std::chrono::seconds keep);
-
-  // Each host, when first heard from: any migration job running there that is not ours?
-  void ReconcileNewHosts();
-  bool OurInFlight(const std::string& uuid) const;
-  std::string UriOf(const std::string& host) const;
-
-  // Resolves external migrations once their job has ended.
-  // What libvirt says about an external migration: is its job still running, and where does
-  // the VM run.
-  struct ExternalProbe {
-    bool answered = false;
-    bool job_running = false;
-    std::string where;
-  };
-  void WatchExternal();
-  static long long NowMs();
-
-  // Ready to plan: every host heard from has been checked for running jobs, and every
-  // migration left by a previous run is resolved.
-  bool Reconciled() const;
-
-  // --- planning and actuation -----------------------------------------------------------
-
-  void PlanRound();
-  core::ClusterState Snapshot() const;
-
-  // Journals what changed since the last round: new recommendations or unrelieved
-  // hotspots (an unchanged situation is not written again every interval).
-  void JournalPlanChanges(const core::Plan& plan);
-  void StartMove(const core::Move& m, const core::Policy& policy);
-  MigrationRequest RequestFor(const std::string& uuid, const std::string& name,
-                              const HostView& from, const HostView& to, const core::Policy& policy);
-
-  // Journals the start (durable before the move begins: a crash right after leaves a record
-  // to reconcile), then hands the request to the actuator.
-  Status Launch(const MigrationRequest& req, nlohmann::json j);
-  static MigrationOptions MigrationOptionsOf(const core::Policy& policy);
-  void CollectFinished();
-
-  // A VM moved: the model follows at once, and both hosts' history restarts.
-  void AfterMove(const std::string& uuid, const std::string& from, const std::string& to);
-  void PruneRecent(WallClock::time_point now, std::chrono::seconds keep);
-
   // --- control endpoint (ballastctl) ----------------------------------------------------
 
   static constexpr std::uint32_t kControlApiVersion = 1;
-  static constexpr std::chrono::seconds kReconcileWait{15};
   void ServeControl();
   static control::ControlReply Ok(const nlohmann::json& payload);
   static control::ControlReply Error(const std::string& code, const std::string& message,
                                      const nlohmann::json& payload = nullptr);
   control::ControlReply HandleControl(const ControlMessage& m);
-  nlohmann::json PlanJson(const core::Plan& plan) const;
+  static nlohmann::json PlanJson(const core::Plan& plan);
 
   // What `policy` would do now; moves nothing.
   nlohmann::json PlanNow(const core::Policy& policy) const;
@@ -204,23 +109,20 @@ class Balancer {
   // --- status ---------------------------------------------------------------------------
 
   void WriteStatus(SteadyClock::time_point now);
+  // One line for `systemctl status`: hosts, VMs, the last plan.
+  std::string ServiceStatusLine() const;
   nlohmann::json StatusJson(SteadyClock::time_point now) const;
 
   // --- shutdown -------------------------------------------------------------------------
 
   int Shutdown();
 
-  struct Backoff {
-    SteadyClock::time_point until{};
-    std::chrono::seconds delay{0};
-    std::string last_error;
-  };
   const BalancerConfig& config_;
   DaemonSignals& signals_;
   zmq::context_t ctx_;
   std::unique_ptr<SampleSubscriber> sub_;
-  ClusterModel model_;
   DecodeStats decode_stats_;
+  LogLimiter reject_log_{std::chrono::seconds(10)};
   policy::PolicyStore policy_store_;
   std::pair<std::int64_t, std::int64_t> policy_stat_;
   std::uint64_t policy_reload_failures_ = 0;
@@ -228,30 +130,18 @@ class Balancer {
   std::unique_ptr<SampleRecorder> recorder_;  // record_file set and not stopped
   // Shared with the detached threads of reconciliation queries, which may outlive a call.
   std::shared_ptr<MigrationActuator> actuator_;
-  struct HostQuery {
-    std::future<Result<std::vector<ActiveJob>>> result;
-    SteadyClock::time_point started{};
-    bool warned = false;
-  };
-  std::map<std::string, HostQuery> host_queries_;
-  std::map<std::string, std::future<ExternalProbe>> external_probes_;
   std::unique_ptr<BalancerMetrics> metrics_;
   std::unique_ptr<ControlServer> control_;
-  std::set<std::string> maintenance_;  // hosts drained by an admin (persisted)
-  bool paused_ = false;                // automation paused by an admin (persisted)
-  double imbalance_ = 0;
-  std::vector<core::FinishedMigration> recent_;
-  std::map<std::string, ExternalMigration> external_;  // by VM UUID
-  std::set<std::string> reconciled_hosts_;
-  std::map<std::pair<std::string, std::string>, Backoff> pair_backoff_;
-  std::map<std::string, SteadyClock::time_point> failed_vms_;
-  std::set<std::string> last_keys_;
-  std::set<std::string> skip_keys_;       // this round's skipped moves
-  std::set<std::string> prev_skip_keys_;  // the last round's
-  core::Plan last_plan_;
-  std::uint64_t plans_ = 0;
-  bool said_reconciling_ = false;
-  std::uint64_t next_id_ = 1;
+  // The controller's Env.
+  SystemClock clock_;
+  std::unique_ptr<ActuatorEnv> actuator_env_;
+  std::unique_ptr<DetachedQueries> queries_;
+  std::unique_ptr<JournalEnv> journal_env_;
+  std::unique_ptr<StateFile> state_file_;
+  std::unique_ptr<MetricsObserver> metrics_observer_;
+  std::unique_ptr<controller::Controller> controller_;
+  // systemd (Type=notify): READY=1 once serving, WATCHDOG=1 from this loop, STATUS= lines.
+  ServiceNotifier notifier_ = ServiceNotifier::FromEnvironment();
 };
 
 }  // namespace ballast::balancer_internal

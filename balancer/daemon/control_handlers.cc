@@ -74,7 +74,7 @@ control::ControlReply Balancer::HandleControl(const ControlMessage& m) {
   return Error("bad_request", "request names no verb");
 }
 
-nlohmann::json Balancer::PlanJson(const core::Plan& plan) const {
+nlohmann::json Balancer::PlanJson(const core::Plan& plan) {
   nlohmann::json moves = nlohmann::json::array();
   nlohmann::json unrelieved = nlohmann::json::array();
   for (const auto& mv : plan.moves) moves.push_back(MoveJson(mv));
@@ -86,15 +86,15 @@ nlohmann::json Balancer::PlanJson(const core::Plan& plan) const {
 }
 
 nlohmann::json Balancer::PlanNow(const core::Policy& policy) const {
-  nlohmann::json j = PlanJson(core::MakePlan(Snapshot(), policy, WallClock::now()));
-  j["paused"] = paused_;
-  j["reconciled"] = Reconciled();
+  nlohmann::json j = PlanJson(controller_->PlanNow(policy));
+  j["paused"] = controller_->paused();
+  j["reconciled"] = controller_->Reconciled();
   return j;
 }
 
 const VmView* Balancer::FindVm(const std::string& key) const {
-  if (const VmView* v = model_.vm(key)) return v;
-  return model_.vm_by_name(key);
+  if (const VmView* v = controller_->model().vm(key)) return v;
+  return controller_->model().vm_by_name(key);
 }
 
 bool Balancer::RecordMentions(const nlohmann::json& r, const std::string& uuid,
@@ -122,10 +122,10 @@ control::ControlReply Balancer::Explain(const std::string& key) {
   }
   if (decisions.size() > 20) decisions.erase(decisions.begin(), decisions.end() - 20);
   nlohmann::json now = nullptr;
-  for (const auto& mv : last_plan_.moves) {
+  for (const auto& mv : controller_->last_plan().moves) {
     if (mv.vm_uuid == v->uuid) now = MoveJson(mv);
   }
-  const HostView* h = model_.host(v->host);
+  const HostView* h = controller_->model().host(v->host);
   return Ok({{"vm", v->name},
              {"uuid", v->uuid},
              {"host", v->host},
@@ -137,7 +137,7 @@ control::ControlReply Balancer::Explain(const std::string& key) {
              {"host_memory_utilization", h ? h->memory_utilization : 0.0},
              {"why_here", why_here},
              {"planned_now", now},
-             {"in_flight", OurInFlight(v->uuid) || external_.count(v->uuid) != 0},
+             {"in_flight", controller_->InFlight(v->uuid)},
              {"decisions", decisions}});
 }
 
@@ -145,71 +145,32 @@ control::ControlReply Balancer::Migrate(const control::MigrateRequest& r,
                                         const std::string& admin) {
   const VmView* v = FindVm(r.vm());
   if (v == nullptr) return Error("not_found", "no VM named or with UUID '" + r.vm() + "'");
-  const HostView* from = model_.host(v->host);
-  const HostView* to = model_.host(r.host());
-  if (to == nullptr) return Error("not_found", "no host named '" + r.host() + "'");
-  if (!Reconciled()) return Error("unavailable", "still reconciling with libvirt; try again");
-  const auto policy = policy_store_.current();
-  core::ManualMoveCheck check =
-      core::CheckManualMove(Snapshot(), *policy, WallClock::now(), v->uuid, r.host());
-  nlohmann::json rule = {
-      {"rule", check.rule}, {"forceable", check.forceable}, {"explanation", check.explanation}};
-  if (!check.allowed && !(r.force() && check.forceable)) {
-    BLOG(kWarning) << "refused manual move of " << v->name << " to " << r.host()
-                   << " asked by admin '" << admin << "': " << check.explanation;
-    Record({{"event", "manual_refused"},
-            {"vm", v->name},
-            {"vm_uuid", v->uuid},
-            {"from", v->host},
-            {"to", r.host()},
-            {"admin", admin},
-            {"rule", check.rule},
-            {"explanation", check.explanation},
-            {"force", r.force()}});
-    return Error(
-        "refused",
-        check.explanation + (check.forceable ? " (rule " + check.rule + "; --force overrides it)"
-                                             : " (rule " + check.rule + "; cannot be forced)"),
-        rule);
+  const std::string from = v->host;
+  const std::string name = v->name;
+  controller::ManualMoveResult res =
+      controller_->StartManualMove(v->uuid, r.host(), r.force(), admin);
+  if (!res.started) {
+    if (res.error_code == "refused") {
+      return Error("refused", res.error,
+                   {{"rule", res.check.rule},
+                    {"forceable", res.check.forceable},
+                    {"explanation", res.check.explanation}});
+    }
+    return Error(res.error_code, res.error);
   }
-  MigrationRequest req = RequestFor(v->uuid, v->name, *from, *to, *policy);
-  req.strategy = "manual";
-  std::string why = "Manual move of " + v->name + " from " + v->host + " to " + r.host() +
-                    " asked by admin '" + admin + "'";
-  if (!check.allowed) why += "; rule " + check.rule + " overridden with --force";
-  nlohmann::json j = {{"manual", true},
-                      {"admin", admin},
-                      {"forced", !check.allowed},
-                      {"explanation", why + "."},
-                      {"reason", {{"strategy", "manual"}, {"overridden_rule", check.rule}}}};
-  Status st = Launch(req, std::move(j));
-  if (!st.ok()) return Error("unavailable", st.message());
-  BLOG(kInfo) << why << " (" << req.id << ")";
-  return Ok({{"id", req.id},
-             {"vm", v->name},
-             {"from", v->host},
+  return Ok({{"id", res.request.id},
+             {"vm", name},
+             {"from", from},
              {"to", r.host()},
-             {"forced", !check.allowed},
-             {"explanation", why + "."}});
+             {"forced", !res.check.allowed},
+             {"explanation", res.explanation}});
 }
 
 control::ControlReply Balancer::Drain(const std::string& host, bool drain,
                                       const std::string& admin) {
-  const HostView* h = model_.host(host);
-  // A host already in maintenance (from the state file) may not have reported yet after a
-  // restart: that is not an error.
-  if (h == nullptr && drain && maintenance_.count(host) == 0) {
-    return Error("not_found", "no host named '" + host + "'");
-  }
-  const bool changed = drain ? maintenance_.insert(host).second : maintenance_.erase(host) > 0;
-  if (changed) {
-    SaveState();
-    Record({{"event", drain ? "drain_requested" : "undrain_requested"},
-            {"host", host},
-            {"admin", admin}});
-    BLOG(kInfo) << "host '" << host << "' " << (drain ? "put into" : "taken out of")
-                << " maintenance by admin '" << admin << "'";
-  }
+  auto changed = controller_->SetMaintenance(host, drain, admin);
+  if (!changed.ok()) return Error("not_found", changed.status().message());
+  const HostView* h = controller_->model().host(host);
   nlohmann::json warnings = nlohmann::json::array();
   const auto policy = policy_store_.current();
   if (drain) {
@@ -221,27 +182,21 @@ control::ControlReply Balancer::Drain(const std::string& host, bool drain,
       warnings.push_back("the policy's mode is " + std::string(core::ModeName(policy->mode)) +
                          ": nothing will move");
     }
-    if (paused_) warnings.push_back("automation is paused: nothing will move until resume");
+    if (controller_->paused()) {
+      warnings.push_back("automation is paused: nothing will move until resume");
+    }
   }
   return Ok({{"host", host},
              {"maintenance", drain},
-             {"changed", changed},
+             {"changed", *changed},
              {"vms_left", h ? h->vm_uuids.size() : 0},
              {"warnings", warnings}});
 }
 
 control::ControlReply Balancer::Pause(bool pause, const std::string& reason,
                                       const std::string& admin) {
-  const bool changed = paused_ != pause;
-  paused_ = pause;
-  if (changed) {
-    SaveState();
-    if (metrics_) metrics_->SetPaused(paused_);
-    Record({{"event", pause ? "paused" : "resumed"}, {"admin", admin}, {"reason", reason}});
-    BLOG(kWarning) << "automation " << (pause ? "PAUSED" : "resumed") << " by admin '" << admin
-                   << "'" << (reason.empty() ? "" : ": " + reason);
-  }
-  return Ok({{"paused", paused_}, {"changed", changed}});
+  const bool changed = controller_->SetPaused(pause, reason, admin);
+  return Ok({{"paused", controller_->paused()}, {"changed", changed}});
 }
 
 control::ControlReply Balancer::History(const control::HistoryRequest& r) const {
@@ -278,7 +233,7 @@ control::ControlReply Balancer::PolicyDiff(const control::PolicyDiffRequest& r) 
   auto candidate = policy::LoadPolicyFromString(r.yaml(), r.name().empty() ? "policy" : r.name());
   if (!candidate.ok()) return Error("bad_request", candidate.status().message());
   const auto now = WallClock::now();
-  const core::ClusterState state = Snapshot();
+  const core::ClusterState state = controller_->Snapshot();
   const auto current = policy_store_.current();
   core::Plan a = core::MakePlan(state, *current, now);
   core::Plan b = core::MakePlan(state, *candidate, now);

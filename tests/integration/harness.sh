@@ -30,6 +30,9 @@ status_interval: 250ms
 policy_file: $POLICY
 journal_file: $JOURNAL
 startup_grace: 1s
+# The lab's test hosts are libvirt daemons on one machine: their host counters all describe
+# that machine, so host load is the sum of each host's VMs (real hosts: counters).
+host_load: vm_sum
 metrics_listen: 127.0.0.1:$BALANCER_METRICS_PORT
 control_listen: tcp://127.0.0.1:$CONTROL_PORT
 admin_allowlist_dir: $LAB/admins
