@@ -4,17 +4,18 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <memory>
 #include <numeric>
+#include <random>
 #include <unordered_map>
 
+#include "balancer/controller/controller.h"
 #include "balancer/core/planner.h"
 
 namespace ballast::sim {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
-constexpr std::size_t kCpu = static_cast<std::size_t>(core::Resource::kCpu);
-constexpr std::size_t kMem = static_cast<std::size_t>(core::Resource::kMemory);
 
 struct Migration {
   int vm = -1;
@@ -22,6 +23,8 @@ struct Migration {
   int to = -1;
   double start = 0;
   double end = 0;
+  MigrationRequest request;
+  bool fails = false;  // injected: the VM stays on its source
 };
 
 struct VmRun {
@@ -29,20 +32,18 @@ struct VmRun {
   bool alive = true;
   bool migrating = false;
   double demand = 0;
+  std::uint64_t cpu_ns = 0;                  // cumulative, as a collector reports it
   std::vector<std::pair<int, double>> left;  // (host, when it left), last hour or so
 };
 
 struct HostRun {
-  int vms = 0;              // residents
-  int incoming = 0;         // migrations arriving
-  double awake_until = -1;  // an empty host woken for a hotspot stays on until then
-  double demand = 0;        // residents' demand + migration overhead, this step
+  int vms = 0;                    // residents
+  int incoming = 0;               // migrations arriving
+  double awake_until = -1;        // an empty host woken for a hotspot stays on until then
+  double demand = 0;              // residents' demand + migration overhead, this step
+  std::uint64_t cpu_busy_ns = 0;  // cumulative, as a collector reports it
+  std::uint64_t sequence = 0;
 };
-
-void PushBounded(std::vector<double>& window, double v, std::size_t cap) {
-  if (window.size() >= cap) window.erase(window.begin());
-  window.push_back(v);
-}
 
 core::TimePoint At(double seconds) {
   // An arbitrary, fixed epoch: the core only compares time points.
@@ -50,24 +51,89 @@ core::TimePoint At(double seconds) {
          std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(seconds));
 }
 
-class Simulator {
+std::uint64_t Ns(double seconds) { return static_cast<std::uint64_t>(std::llround(seconds * 1e9)); }
+
+// Simulated time, set by the simulator at each step.
+class SimClock final : public controller::Clock {
+ public:
+  void Set(double t) { t_ = t; }
+  controller::SteadyTime Steady() const override {
+    return controller::SteadyTime{} + std::chrono::hours(1) +
+           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+               std::chrono::duration<double>(t_));
+  }
+  controller::WallTime Wall() const override { return At(t_); }
+
+ private:
+  double t_ = 0;
+};
+
+// The simulated hypervisors: no migration job runs anywhere but the simulator's; questions
+// are answered after the controller's step (never from inside it).
+class SimHypervisor final : public controller::HypervisorQueries {
+ public:
+  void AskActiveJobs(const std::string& host, const std::string&) override {
+    hosts_.push_back(host);
+  }
+  void AskWhereIs(const controller::VmProbeRequest& probe) override {
+    probes_.push_back(probe.vm_uuid);
+  }
+  void Deliver(controller::Controller& c) {
+    for (const std::string& h : std::exchange(hosts_, {})) {
+      c.OnActiveJobs(h, std::vector<ActiveJob>{});
+    }
+    for (const std::string& v : std::exchange(probes_, {})) {
+      controller::VmProbe p;
+      p.answered = true;
+      c.OnVmProbe(v, p);
+    }
+  }
+
+ private:
+  std::vector<std::string> hosts_;
+  std::vector<std::string> probes_;
+};
+
+// The journal of a simulation: counted, not kept (a day writes tens of thousands of records).
+class CountingJournal final : public controller::DecisionJournal {
+ public:
+  Status Append(nlohmann::json, controller::WallTime) override {
+    ++records_;
+    return Status::Ok();
+  }
+  long records() const { return records_; }
+
+ private:
+  long records_ = 0;
+};
+
+class MemoryState final : public controller::StateStore {
+ public:
+  Result<std::optional<controller::PersistedState>> Load() override { return state_; }
+  Status Save(const controller::PersistedState& s) override {
+    state_ = s;
+    return Status::Ok();
+  }
+
+ private:
+  std::optional<controller::PersistedState> state_;
+};
+
+// Replays the workload. The world (where each VM runs, its demand, the migrations under way,
+// energy) is the simulator's; what the balancer sees and decides goes through the same
+// controller the daemon runs: each step every host that is on publishes a HostSample with
+// cumulative counters, as a collector does, and the controller ingests it into its model,
+// builds the core's snapshot, plans and starts moves on this simulator as its actuator.
+class Simulator final : private controller::Actuator, private controller::Observer {
  public:
   Simulator(const Workload& w, const core::Policy* policy, const SimOptions& o)
-      : w_(w), policy_(policy), o_(o) {}
+      : w_(w), policy_(policy), o_(o), rng_(o.seed) {}
 
   Result<SimResult> Run() {
     if (o_.step_seconds <= 0) return Status::InvalidArgument("step must be > 0");
     if (w_.hosts.empty()) return Status::InvalidArgument("no hosts");
-    if (policy_) {
-      run_policy_ = *policy_;
-      run_policy_.mode = core::Mode::kAutomatic;
-    }
-    const double interval = o_.plan_interval_seconds > 0
-                                ? o_.plan_interval_seconds
-                                : (policy_ ? policy_->interval.count() / 1000.0 : 0);
-    plan_every_ = std::max<long>(1, std::lround(std::ceil(interval / o_.step_seconds - 1e-9)));
     if (Status st = Place(); !st.ok()) return st;
-    BuildState();
+    if (policy_) StartController();
 
     res_.label = w_.label;
     res_.policy = policy_ ? policy_->name : "none";
@@ -80,12 +146,14 @@ class Simulator {
     for (long k = 0; k < steps; ++k) {
       const double t = static_cast<double>(k) * o_.step_seconds;
       const double dt = std::min(o_.step_seconds, w_.duration_seconds - t);
+      clock_.Set(t);
+      clock_t_ = t;
       FinishMigrations(t);
       if (o_.drop_idle_vms) DropIdle(t);
       ReadDemand(t);
-      int started = 0;
-      if (policy_ && k % plan_every_ == 0) started = Plan(t);
-      stddev_sum += Account(t, dt, started) * dt;
+      started_ = 0;
+      if (policy_) Decide(t, k == 0);
+      stddev_sum += Account(t, dt, started_) * dt;
     }
     for (std::size_t h = 0; h < by_type_.size(); ++h) {
       SimResult::TypeFigures& sum = res_.by_host_type[w_.hosts[h].type];
@@ -98,6 +166,7 @@ class Simulator {
     res_.duration_hours = w_.duration_seconds / 3600;
     res_.mean_load_stddev = w_.duration_seconds > 0 ? stddev_sum / w_.duration_seconds : 0;
     res_.mean_active_hosts = res_.active_host_hours / std::max(res_.duration_hours, 1e-9);
+    res_.journal_records = journal_.records();
     return std::move(res_);
   }
 
@@ -149,88 +218,6 @@ class Simulator {
     return Status::Ok();
   }
 
-  // The core's view, built once; fields that change are updated before each plan.
-  void BuildState() {
-    state_.hosts.resize(w_.hosts.size());
-    for (std::size_t h = 0; h < w_.hosts.size(); ++h) {
-      core::Host& ch = state_.hosts[h];
-      ch.name = w_.hosts[h].name;
-      ch.uuid = w_.hosts[h].name;
-      ch.capacity = {w_.hosts[h].cpu_capacity, w_.hosts[h].memory_bytes, w_.hosts[h].net_bps};
-      host_index_.emplace(ch.name, static_cast<int>(h));
-    }
-    state_.vms.resize(w_.vms.size());
-    vm_slot_.resize(w_.vms.size());
-    for (std::size_t v = 0; v < w_.vms.size(); ++v) {
-      core::Vm& cv = state_.vms[v];
-      cv.uuid = "vm-" + std::to_string(v);
-      vm_uuid_.push_back(cv.uuid);
-      cv.name = w_.vms[v].name;
-      cv.vcpus = 1;
-      cv.memory_bytes = o_.enforce_memory ? w_.vms[v].memory_bytes : 0;
-      vm_index_.emplace(cv.uuid, static_cast<int>(v));
-      vm_slot_[v] = static_cast<int>(v);
-    }
-  }
-
-  void FinishMigrations(double t) {
-    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-      if (it->end > t) {
-        ++it;
-        continue;
-      }
-      VmRun& vm = vms_[static_cast<std::size_t>(it->vm)];
-      --hosts_[static_cast<std::size_t>(it->from)].vms;
-      --hosts_[static_cast<std::size_t>(it->to)].incoming;
-      vm.migrating = false;
-      if (vm.alive) {
-        vm.host = it->to;
-        ++hosts_[static_cast<std::size_t>(it->to)].vms;
-      }
-      vm.left.emplace_back(it->from, it->end);
-      for (int h : {it->from, it->to}) {
-        for (auto& hist : state_.hosts[static_cast<std::size_t>(h)].history) hist.clear();
-      }
-      recent_.push_back({vm_uuid_[static_cast<std::size_t>(it->vm)],
-                         w_.hosts[static_cast<std::size_t>(it->from)].name,
-                         w_.hosts[static_cast<std::size_t>(it->to)].name, At(it->end)});
-      it = in_flight_.erase(it);
-    }
-    // Keep what cooldowns and the ping-pong window can still need.
-    double keep = o_.ping_pong_window_seconds;
-    if (policy_) {
-      keep = std::max({keep, static_cast<double>(policy_->limits.vm_cooldown.count()),
-                       static_cast<double>(policy_->limits.return_cooldown.count())});
-    }
-    while (!recent_.empty() && recent_.front().finished_at < At(t - keep)) recent_.pop_front();
-  }
-
-  void DropIdle(double t) {
-    bool dropped = false;
-    for (std::size_t v = 0; v < vms_.size(); ++v) {
-      VmRun& vm = vms_[v];
-      // CloudSim skips VMs in migration when it looks for finished ones.
-      if (!vm.alive || vm.migrating || !w_.vms[v].demand.IdleSegment(t)) continue;
-      vm.alive = false;
-      --hosts_[static_cast<std::size_t>(vm.host)].vms;
-      dropped = true;
-    }
-    if (!dropped) return;
-    // Rebuild the core's VM list without the dropped ones (slots only ever shrink).
-    std::vector<core::Vm> kept;
-    for (std::size_t v = 0; v < vms_.size(); ++v) {
-      const int old = vm_slot_[v];
-      if (old < 0) continue;
-      if (!vms_[v].alive) {
-        vm_slot_[v] = -1;
-        continue;
-      }
-      vm_slot_[v] = static_cast<int>(kept.size());
-      kept.push_back(std::move(state_.vms[static_cast<std::size_t>(old)]));
-    }
-    state_.vms = std::move(kept);
-  }
-
   void ReadDemand(double t) {
     for (HostRun& h : hosts_) h.demand = 0;
     for (std::size_t v = 0; v < vms_.size(); ++v) {
@@ -242,109 +229,159 @@ class Simulator {
     }
   }
 
-  // Builds the snapshot, plans, starts the moves. Returns how many started.
+  // --- the balancer's side -------------------------------------------------------------
+
+  void StartController() {
+    auto p = std::make_shared<core::Policy>(*policy_);
+    p->mode = core::Mode::kAutomatic;  // a what-if asks what the policy would do
+    if (o_.plan_interval_seconds > 0) {
+      p->interval = std::chrono::milliseconds(std::llround(o_.plan_interval_seconds * 1000));
+    }
+    controller::ControllerOptions co;
+    co.model.history_length = o_.history_length;
+    co.model.vm_history_length = o_.history_length;
+    co.model.host_load = HostLoad::kCounters;
+    // A host that is switched off sends nothing: stale at the first step it misses.
+    co.model.default_interval = std::chrono::nanoseconds(Ns(o_.step_seconds));
+    co.model.stale_after_intervals = 0.5;
+    co.model.min_stale_after = std::chrono::nanoseconds(0);
+    co.startup_grace = std::chrono::nanoseconds(0);
+    controller::Env env{&clock_, this, &hypervisor_, &journal_, &state_, this};
+    controller_ = std::make_unique<controller::Controller>(co, env, std::move(p));
+    controller_->Start({});
+
+    samples_.resize(w_.hosts.size());
+    for (std::size_t h = 0; h < w_.hosts.size(); ++h) {
+      HostSample& s = samples_[h];
+      const HostModel& hm = w_.hosts[h];
+      s.host.name = hm.name;
+      s.host.uuid = hm.name;
+      s.host.libvirt_uri = "sim://" + hm.name;
+      s.host.source = "sim";
+      s.boot_id = 1;
+      s.capacity.cpu_cores = hm.cpu_capacity;
+      s.capacity.memory_bytes = static_cast<std::uint64_t>(hm.memory_bytes);
+      s.capacity.nic_bits_per_second = static_cast<std::uint64_t>(hm.net_bps);
+    }
+    vm_uuid_.resize(w_.vms.size());
+    for (std::size_t v = 0; v < w_.vms.size(); ++v) {
+      vm_uuid_[v] = "vm-" + std::to_string(v);
+      vm_index_.emplace(vm_uuid_[v], static_cast<int>(v));
+    }
+    for (std::size_t h = 0; h < w_.hosts.size(); ++h) {
+      host_index_.emplace(w_.hosts[h].name, static_cast<int>(h));
+    }
+  }
+
   bool IsOn(std::size_t h, double t) const {
     return hosts_[h].vms > 0 || hosts_[h].incoming > 0 || hosts_[h].awake_until > t;
   }
 
-  int Plan(double t) {
-    for (std::size_t h = 0; h < hosts_.size(); ++h) {
-      core::Host& ch = state_.hosts[h];
-      ch.stale = !o_.off_hosts_available && !IsOn(h, t);
-      double overhead = 0;
-      for (const Migration& m : in_flight_) {
-        if (m.from == static_cast<int>(h) || m.to == static_cast<int>(h)) {
-          overhead += o_.migration_overhead * vms_[static_cast<std::size_t>(m.vm)].demand;
-        }
-      }
-      ch.used.cpu = hosts_[h].demand + overhead;
-      ch.used.memory = 0;
-      PushBounded(ch.history[kCpu], ch.used.cpu / ch.capacity.cpu, o_.history_length);
-    }
-    for (std::size_t v = 0; v < vms_.size(); ++v) {
-      if (vm_slot_[v] < 0) continue;
-      core::Vm& cv = state_.vms[static_cast<std::size_t>(vm_slot_[v])];
-      cv.host = w_.hosts[static_cast<std::size_t>(vms_[v].host)].name;
-      cv.cpu_used = vms_[v].demand;
-      PushBounded(cv.history[kCpu], vms_[v].demand, o_.history_length);
-      if (o_.enforce_memory) {
-        state_.hosts[static_cast<std::size_t>(vms_[v].host)].used.memory += cv.memory_bytes;
-      }
-    }
-    if (o_.enforce_memory) {
-      for (core::Host& ch : state_.hosts) {
-        PushBounded(ch.history[kMem], ch.used.memory / ch.capacity.memory, o_.history_length);
-      }
-    }
-    state_.recent_migrations.assign(recent_.begin(), recent_.end());
-    state_.in_flight.clear();
+  // Every host that is on reports what it ran over the step ending now (at the first step
+  // every host reports once, as a cluster's hosts do when the balancer starts: then the
+  // controller knows them all and has checked them for migration jobs).
+  void Publish(double t, bool first) {
+    std::vector<double> overhead(hosts_.size(), 0);
     for (const Migration& m : in_flight_) {
-      state_.in_flight.push_back({vm_uuid_[static_cast<std::size_t>(m.vm)],
-                                  w_.hosts[static_cast<std::size_t>(m.from)].name,
-                                  w_.hosts[static_cast<std::size_t>(m.to)].name});
+      const double extra = o_.migration_overhead * vms_[static_cast<std::size_t>(m.vm)].demand;
+      overhead[static_cast<std::size_t>(m.from)] += extra;
+      overhead[static_cast<std::size_t>(m.to)] += extra;
     }
+    std::vector<std::vector<int>> residents(hosts_.size());
+    for (std::size_t v = 0; v < vms_.size(); ++v) {
+      VmRun& vm = vms_[v];
+      if (!vm.alive) continue;
+      vm.cpu_ns += Ns(vm.demand * o_.step_seconds);
+      residents[static_cast<std::size_t>(vm.host)].push_back(static_cast<int>(v));
+    }
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+      HostRun& hr = hosts_[h];
+      hr.cpu_busy_ns += Ns((hr.demand + overhead[h]) * o_.step_seconds);
+      if (!first && !o_.off_hosts_available && !IsOn(h, t)) continue;
+      HostSample& s = samples_[h];
+      // The collector's sequence counts the steps, also those a switched-off host did not
+      // report: its sampling interval stays one step (the model's staleness needs that).
+      hr.sequence = static_cast<std::uint64_t>(std::llround(t / o_.step_seconds)) + 1;
+      s.sequence = hr.sequence;
+      s.monotonic_ns = Ns(t + o_.step_seconds);  // > 0 from the first sample on
+      s.counters.cpu_busy_ns = hr.cpu_busy_ns;
+      s.counters.cpu_total_ns = Ns((t + o_.step_seconds) * w_.hosts[h].cpu_capacity);
+      double memory = 0;
+      s.vms.resize(residents[h].size());
+      for (std::size_t i = 0; i < residents[h].size(); ++i) {
+        const auto v = static_cast<std::size_t>(residents[h][i]);
+        VmSample& vs = s.vms[i];
+        if (vs.uuid != vm_uuid_[v]) {
+          vs.uuid = vm_uuid_[v];
+          vs.name = w_.vms[v].name;
+        }
+        vs.vcpus = 1;
+        vs.state = VmState::kRunning;
+        vs.cpu_ns = vms_[v].cpu_ns;
+        vs.memory_current_bytes =
+            o_.enforce_memory ? static_cast<std::uint64_t>(w_.vms[v].memory_bytes) : 0;
+        vs.memory_max_bytes = vs.memory_current_bytes;
+        memory += static_cast<double>(vs.memory_current_bytes);
+      }
+      const double free = std::max(0.0, w_.hosts[h].memory_bytes - memory);
+      s.counters.memory_free_bytes = static_cast<std::uint64_t>(free);
+      controller_->OnSample(s);
+    }
+  }
 
+  void Decide(double t, bool first) {
+    Publish(t, first);
+    planned_ = false;
     const auto t0 = std::chrono::steady_clock::now();
-    const core::Plan plan = core::MakePlan(state_, run_policy_, At(t));
-    res_.plan_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    ++res_.plans;
-    res_.unrelieved += static_cast<long>(plan.unrelieved.size());
-    for (const core::Unrelieved& u : plan.unrelieved) {
-      if (res_.unrelieved_samples.size() >= o_.keep_unrelieved) break;
-      res_.unrelieved_samples.push_back({t, u.explanation});
+    controller_->Tick();
+    if (planned_) {
+      res_.plan_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
+    hypervisor_.Deliver(*controller_);
+    if (planned_) WakeForHotspots(t);
+  }
 
-    // Power manager: wake off hosts for hotspots nobody could take.
+  // Power manager: wake off hosts for hotspots nobody could take.
+  void WakeForHotspots(double t) {
+    const core::Plan& plan = controller_->last_plan();
     int hot_left = 0;
     for (const core::Unrelieved& u : plan.unrelieved) {
       if (u.strategy == core::StrategyKind::kHotspot) ++hot_left;
     }
-    if (hot_left > 0 && !o_.off_hosts_available) {
-      std::vector<std::size_t> off;
-      for (std::size_t h = 0; h < hosts_.size(); ++h) {
-        if (!IsOn(h, t)) off.push_back(h);
-      }
-      // The biggest first: it relieves the most.
-      std::stable_sort(off.begin(), off.end(), [&](std::size_t a, std::size_t b) {
-        return w_.hosts[a].cpu_capacity > w_.hosts[b].cpu_capacity;
-      });
-      const std::size_t n = static_cast<std::size_t>(std::min(hot_left, o_.wake_per_round));
-      for (std::size_t i = 0; i < off.size() && i < n; ++i) {
-        hosts_[off[i]].awake_until = t + o_.idle_off_seconds;
-      }
+    if (hot_left == 0 || o_.off_hosts_available) return;
+    std::vector<std::size_t> off;
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+      if (!IsOn(h, t)) off.push_back(h);
     }
+    // The biggest first: it relieves the most.
+    std::stable_sort(off.begin(), off.end(), [&](std::size_t a, std::size_t b) {
+      return w_.hosts[a].cpu_capacity > w_.hosts[b].cpu_capacity;
+    });
+    const std::size_t n = static_cast<std::size_t>(std::min(hot_left, o_.wake_per_round));
+    for (std::size_t i = 0; i < off.size() && i < n; ++i) {
+      hosts_[off[i]].awake_until = t + o_.idle_off_seconds;
+    }
+  }
 
-    int started = 0;
-    for (const core::Move& m : plan.moves) {
-      auto vi = vm_index_.find(m.vm_uuid);
-      auto fi = host_index_.find(m.from);
-      auto ti = host_index_.find(m.to);
-      if (vi == vm_index_.end() || fi == host_index_.end() || ti == host_index_.end()) continue;
-      const int v = vi->second;
-      VmRun& vm = vms_[static_cast<std::size_t>(v)];
-      if (!vm.alive || vm.migrating || vm.host != fi->second || ti->second == vm.host) continue;
-      Migration mig;
-      mig.vm = v;
-      mig.from = vm.host;
-      mig.to = ti->second;
-      mig.start = t;
-      const double mb = w_.vms[static_cast<std::size_t>(v)].memory_bytes / kMiB;
-      mig.end = t + MigrationSeconds(mb, o_.migration_mb_per_second);
-      vm.migrating = true;
-      ++hosts_[static_cast<std::size_t>(mig.to)].incoming;
-      // Ping-pong: back to a host it left within the window.
-      for (const auto& [h, when] : vm.left) {
-        if (h == mig.to && t - when < o_.ping_pong_window_seconds) {
-          ++res_.ping_pongs;
-          break;
-        }
-      }
-      std::erase_if(vm.left, [&](const std::pair<int, double>& l) {
-        return t - l.second >= o_.ping_pong_window_seconds;
-      });
-      ++res_.migrations;
-      switch (m.reason.strategy) {
+  // controller::Observer
+  void OnPlan(const core::Plan& plan, std::chrono::nanoseconds,
+              std::optional<std::chrono::nanoseconds>) override {
+    planned_ = true;
+    ++res_.plans;
+    res_.unrelieved += static_cast<long>(plan.unrelieved.size());
+    for (const core::Unrelieved& u : plan.unrelieved) {
+      if (res_.unrelieved_samples.size() >= o_.keep_unrelieved) break;
+      res_.unrelieved_samples.push_back({clock_t_, u.explanation});
+    }
+  }
+
+  void OnMigrationStarted(const core::Move* m, const MigrationRequest& req) override {
+    const Migration& mig = in_flight_.back();  // Start() just added it
+    ++res_.migrations;
+    ++started_;
+    if (m != nullptr) {
+      switch (m->reason.strategy) {
         case core::StrategyKind::kHotspot:
           ++res_.hotspot_migrations;
           break;
@@ -358,16 +395,101 @@ class Simulator {
           ++res_.drain_migrations;
           break;
       }
-      res_.migrated_gb += mb / 1024.0;
-      if (o_.keep_moves) {
-        res_.moves.push_back({t, m.vm_name, m.from, m.to,
-                              std::string(core::StrategyName(m.reason.strategy)),
-                              mig.end - mig.start, m.explanation});
-      }
-      in_flight_.push_back(mig);
-      ++started;
     }
-    return started;
+    const double mb = w_.vms[static_cast<std::size_t>(mig.vm)].memory_bytes / kMiB;
+    res_.migrated_gb += mb / 1024.0;
+    if (o_.keep_moves) {
+      res_.moves.push_back({mig.start, req.vm_name, req.from_host, req.to_host, req.strategy,
+                            mig.end - mig.start, m != nullptr ? m->explanation : std::string()});
+    }
+  }
+
+  // controller::Actuator: a live migration that lasts RAM / bandwidth and loads both ends.
+  Status Start(const MigrationRequest& req) override {
+    auto vi = vm_index_.find(req.vm_uuid);
+    auto fi = host_index_.find(req.from_host);
+    auto ti = host_index_.find(req.to_host);
+    if (vi == vm_index_.end() || fi == host_index_.end() || ti == host_index_.end()) {
+      return Status::NotFound("unknown VM or host");
+    }
+    const int v = vi->second;
+    VmRun& vm = vms_[static_cast<std::size_t>(v)];
+    if (!vm.alive) return Status::NotFound("domain not found: " + req.vm_name);
+    if (vm.migrating) return Status::FailedPrecondition("a migration job is already running");
+    if (vm.host != fi->second || ti->second == vm.host) {
+      return Status::FailedPrecondition(req.vm_name + " does not run on " + req.from_host);
+    }
+    const double t = clock_t_;
+    Migration mig;
+    mig.vm = v;
+    mig.from = vm.host;
+    mig.to = ti->second;
+    mig.start = t;
+    const double mb = w_.vms[static_cast<std::size_t>(v)].memory_bytes / kMiB;
+    mig.end = t + MigrationSeconds(mb, o_.migration_mb_per_second);
+    mig.request = req;
+    mig.fails = o_.migration_failure_rate > 0 &&
+                std::uniform_real_distribution<double>(0, 1)(rng_) < o_.migration_failure_rate;
+    vm.migrating = true;
+    ++hosts_[static_cast<std::size_t>(mig.to)].incoming;
+    // Ping-pong: back to a host it left within the window.
+    for (const auto& [h, when] : vm.left) {
+      if (h == mig.to && t - when < o_.ping_pong_window_seconds) {
+        ++res_.ping_pongs;
+        break;
+      }
+    }
+    std::erase_if(vm.left, [&](const std::pair<int, double>& l) {
+      return t - l.second >= o_.ping_pong_window_seconds;
+    });
+    in_flight_.push_back(std::move(mig));
+    return Status::Ok();
+  }
+
+  void FinishMigrations(double t) {
+    std::vector<MigrationResult> done;
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      if (it->end > t) {
+        ++it;
+        continue;
+      }
+      VmRun& vm = vms_[static_cast<std::size_t>(it->vm)];
+      --hosts_[static_cast<std::size_t>(it->to)].incoming;
+      vm.migrating = false;
+      MigrationResult r;
+      r.request = it->request;
+      r.duration = std::chrono::milliseconds(std::llround((it->end - it->start) * 1000));
+      if (it->fails) {
+        r.outcome = MigrationOutcome::kFailed;
+        r.error = "injected failure";
+        r.vm_on = w_.hosts[static_cast<std::size_t>(it->from)].name;
+        ++res_.failed_migrations;
+      } else {
+        --hosts_[static_cast<std::size_t>(it->from)].vms;
+        if (vm.alive) {
+          vm.host = it->to;
+          ++hosts_[static_cast<std::size_t>(it->to)].vms;
+        }
+        vm.left.emplace_back(it->from, it->end);
+        r.outcome = MigrationOutcome::kSucceeded;
+        r.vm_on = w_.hosts[static_cast<std::size_t>(it->to)].name;
+      }
+      done.push_back(std::move(r));
+      it = in_flight_.erase(it);
+    }
+    if (controller_) {
+      for (const MigrationResult& r : done) controller_->OnMigrationResult(r);
+    }
+  }
+
+  void DropIdle(double t) {
+    for (std::size_t v = 0; v < vms_.size(); ++v) {
+      VmRun& vm = vms_[v];
+      // CloudSim skips VMs in migration when it looks for finished ones.
+      if (!vm.alive || vm.migrating || !w_.vms[v].demand.IdleSegment(t)) continue;
+      vm.alive = false;  // its host's next sample no longer lists it
+      --hosts_[static_cast<std::size_t>(vm.host)].vms;
+    }
   }
 
   // Integrates [t, t + dt). Returns the std-dev of active hosts' load at t.
@@ -429,20 +551,26 @@ class Simulator {
 
   const Workload& w_;
   const core::Policy* policy_;
-  core::Policy run_policy_;
   const SimOptions& o_;
-  long plan_every_ = 1;
+  std::mt19937_64 rng_;
   std::vector<HostRun> hosts_;
   std::vector<SimResult::TypeFigures> by_type_;  // per host, summed by type at the end
   std::vector<VmRun> vms_;
   std::vector<Migration> in_flight_;
-  std::deque<core::FinishedMigration> recent_;
-  core::ClusterState state_;
-  std::vector<int> vm_slot_;  // VM index -> index in state_.vms, -1 once dropped
   std::vector<std::string> vm_uuid_;
   std::unordered_map<std::string, int> host_index_;
   std::unordered_map<std::string, int> vm_index_;
   SimResult res_;
+  // The balancer's side.
+  SimClock clock_;
+  double clock_t_ = 0;
+  SimHypervisor hypervisor_;
+  CountingJournal journal_;
+  MemoryState state_;
+  std::unique_ptr<controller::Controller> controller_;
+  std::vector<HostSample> samples_;  // one per host, reused
+  bool planned_ = false;
+  int started_ = 0;
 };
 
 }  // namespace

@@ -1,15 +1,18 @@
 #pragma once
 
-// The simulated cluster: replays a Workload through the unchanged decision core
-// (core::MakePlan) and counts what happens. Deterministic: no clock, no randomness.
+// The simulated cluster: replays a Workload through the balancer's own controller
+// (balancer/controller: the model, the snapshot, the core, admission, outcomes) and counts
+// what happens. Deterministic: simulated time; randomness only from `seed`.
 //
-// Every `step` seconds of simulated time: finished migrations land (and clear the two
-// hosts' utilisation history, as the daemon does), every VM's demand is read from its curve,
-// each host's utilisation is appended to its history, and at the policy's interval the core
-// plans over a ClusterState like the daemon's; its moves start as migrations that last
-// RAM / bandwidth and load source and target by `migration_overhead` of the VM's CPU while
-// they run. Energy, overload and the rest are integrated over each step.
+// Every `step` seconds of simulated time: finished migrations land and their outcomes go to
+// the controller, every VM's demand is read from its curve, every host that is on publishes
+// a HostSample with cumulative counters as a collector does (VM CPU time; host busy time,
+// which includes migration overhead; free memory), and the controller ingests them and, at
+// the policy's interval, plans and starts moves on the simulator as its actuator: migrations
+// that last RAM / bandwidth and load source and target by `migration_overhead` of the VM's
+// CPU while they run. Energy, overload and the rest are integrated over each step.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -56,6 +59,9 @@ struct SimOptions {
   bool keep_host_utilization = true;  // per step and host, for the heatmap
   bool keep_moves = false;            // every move with its explanation (what-if)
   std::size_t keep_unrelieved = 0;    // at most this many unrelieved explanations kept
+  // Share of migrations that fail (the VM stays on its source), drawn from `seed`.
+  double migration_failure_rate = 0;
+  std::uint64_t seed = 1;
 };
 
 struct MoveRecord {
@@ -86,6 +92,8 @@ struct SimResult {
   long balance_migrations = 0;
   long density_migrations = 0;
   long drain_migrations = 0;
+  long failed_migrations = 0;  // injected (migration_failure_rate)
+  long journal_records = 0;    // what the controller journaled
   double migrated_gb = 0;
   double overload_host_hours = 0;  // demand > 100 % of capacity
   double busy_host_hours = 0;      // demand > 90 %

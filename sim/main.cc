@@ -12,9 +12,11 @@
 #include <iostream>
 
 #include "balancer/policy/loader.h"
+#include "common/log.h"
 #include "sim/cluster_sim.h"
 #include "sim/compare.h"
 #include "sim/plot.h"
+#include "sim/recording_replay.h"
 #include "sim/recording_workload.h"
 #include "sim/report.h"
 #include "sim/trace.h"
@@ -124,6 +126,27 @@ int Run(const RunArgs& a) {
     std::cout << "What policy '" << r->policy << "' would have done:\n"
               << FormatMoves(*r, a.explain > 0 ? a.explain : 50) << "\n";
   }
+  if (a.what_if && !a.recording.empty() && policy) {
+    // The recorded samples themselves, at their arrival times, through the controller with
+    // the balancer's default configuration: what it would have planned (moving nothing).
+    auto replay = ReplayRecording(a.recording, *policy, ReplayOptions{});
+    if (!replay.ok()) {
+      std::cerr << "ballast-sim: " << replay.status().message() << "\n";
+      return 1;
+    }
+    long moves = 0;
+    for (const auto& p : replay->plans) moves += static_cast<long>(p.plan.moves.size());
+    std::cout << "Replayed sample by sample at the recorded times (the balancer's own "
+                 "controller, default configuration): "
+              << replay->plans.size() << " plans, " << moves << " planned moves\n";
+    int shown = 0;
+    for (const auto& p : replay->plans) {
+      for (const auto& m : p.plan.moves) {
+        if (shown++ >= 20) break;
+        std::cout << "  t=" << static_cast<long>(p.seconds) << "s  " << m.explanation << "\n";
+      }
+    }
+  }
   std::cout << FormatTable({*r});
   if (!a.out.empty()) {
     std::filesystem::create_directories(a.out);
@@ -144,8 +167,15 @@ int Run(const RunArgs& a) {
 int main(int argc, char** argv) {
   CLI::App app{
       "ballast-sim: replays VM CPU traces or balancer recordings through Ballast's "
-      "decision core on a simulated cluster (sim/README.md)"};
+      "controller and decision core (the balancer's own code) on a simulated cluster "
+      "(sim/README.md)"};
   app.require_subcommand(1);
+  // The controller logs every move and situation as the daemon does; a simulated day has
+  // thousands. Errors only, unless asked.
+  std::string log_level = "error";
+  app.add_option("--log-level", log_level,
+                 "the controller's log on stderr: debug, info, warning or error")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "simulate one trace or recording under one policy");
   AddRunOptions(run, run_args);
@@ -171,6 +201,8 @@ int main(int argc, char** argv) {
                       "host count of the tight cluster (default: searched per day)");
   compare->add_flag("--no-plots", no_plots, "skip the PNG plots");
   CLI11_PARSE(app, argc, argv);
+  ballast::SetLogLevelByName(log_level);
+  ballast::SetLogTag("sim");
 
   if (*run) return Run(run_args);
   if (*whatif) return Run(whatif_args);

@@ -111,17 +111,23 @@ TEST(RunSimulation, HotspotMovesWithMigrationTimeAndOverhead) {
   EXPECT_FALSE(r->moves[0].explanation.empty());
   EXPECT_NEAR(r->migrated_gb, 625.0 / 1024, 1e-9);
   EXPECT_EQ(r->ping_pongs, 0);
-  EXPECT_EQ(r->migrations_started[0], 1);
-  // First step: h0 at 95 % + 10 % of a's 60 for 10 of 60 s = 96 %; h1 at 10 % + 1 %.
+  // As in the daemon, the first plan needs two samples of each host (rates come from
+  // counter deltas): the move starts at the second step, t = 60.
+  EXPECT_EQ(r->migrations_started[0], 0);
+  EXPECT_EQ(r->migrations_started[1], 1);
+  EXPECT_EQ(r->moves[0].time, 60);
+  // Step 0: h0 at 95 %, h1 at 10 %. Step 1: + 10 % of a's 60 for 10 of 60 s on both ends.
   ASSERT_FALSE(r->host_utilization.empty());
-  EXPECT_NEAR(r->host_utilization[0][0], 0.96, 1e-6);
-  EXPECT_NEAR(r->host_utilization[0][1], 0.11, 1e-6);
-  EXPECT_NEAR(r->host_utilization[1][0], 0.35, 1e-6);
-  EXPECT_NEAR(r->host_utilization[1][1], 0.70, 1e-6);
-  EXPECT_NEAR(r->busy_host_hours, 60.0 / 3600, 1e-9);
+  EXPECT_NEAR(r->host_utilization[0][0], 0.95, 1e-6);
+  EXPECT_NEAR(r->host_utilization[0][1], 0.10, 1e-6);
+  EXPECT_NEAR(r->host_utilization[1][0], 0.96, 1e-6);
+  EXPECT_NEAR(r->host_utilization[1][1], 0.11, 1e-6);
+  EXPECT_NEAR(r->host_utilization[2][0], 0.35, 1e-6);
+  EXPECT_NEAR(r->host_utilization[2][1], 0.70, 1e-6);
+  EXPECT_NEAR(r->busy_host_hours, 120.0 / 3600, 1e-9);
   EXPECT_EQ(r->overload_host_hours, 0);
-  // G4 watts: 115.8 and 89.72 for one minute, then 97.75 and 108 for nine.
-  const double joules = (115.8 + 89.72) * 60 + (97.75 + 108) * 540;
+  // G4 watts: 115.5 and 89.4 for a minute, 115.8 and 89.72 for one, 97.75 and 108 for eight.
+  const double joules = (115.5 + 89.4) * 60 + (115.8 + 89.72) * 60 + (97.75 + 108) * 480;
   EXPECT_NEAR(r->energy_kwh, joules / 3.6e6, 1e-9);
 }
 
@@ -198,17 +204,20 @@ TEST(RunSimulation, OffHostsAreNotTargetsUntilWoken) {
   auto r = RunSimulation(w, &p, o);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->moves.size(), 1u);
-  EXPECT_EQ(r->moves[0].time, 60);
+  // The first plan (t = 60: rates need two samples) finds no target and wakes h1; h1
+  // reports at t = 120 and the next plan moves a VM onto it.
+  EXPECT_EQ(r->moves[0].time, 120);
   EXPECT_EQ(r->moves[0].to, "h1");
   // Woken in the first plan, h1 draws idle power from then on.
-  EXPECT_EQ(r->active_hosts[0], 2);
+  EXPECT_EQ(r->active_hosts[0], 1);
   EXPECT_EQ(r->active_hosts[1], 2);
+  EXPECT_EQ(r->active_hosts[2], 2);
 
   o.off_hosts_available = true;
   auto eager = RunSimulation(w, &p, o);
   ASSERT_TRUE(eager.ok());
   ASSERT_EQ(eager->moves.size(), 1u);
-  EXPECT_EQ(eager->moves[0].time, 0);
+  EXPECT_EQ(eager->moves[0].time, 60);
 }
 
 TEST(RunSimulation, PlanetLabDayInMiniature) {
