@@ -115,7 +115,7 @@ rc=$?
 set -e
 [[ $rc -eq 4 ]] || { echo "expected exit 4, got $rc"; cat "$LAB/rogue.txt"; exit 1; }
 grep -q "refused this key" "$LAB/rogue.txt"
-grep -q "rejected admin from .* is not in the allowlist" "$LAB/balancer.log"
+grep -Eq "rejected control client from .* is not in the allowlist" "$LAB/balancer.log"
 
 echo "--- policy check"
 "$CTL" policy check "$LAB/policy.yaml"
