@@ -2,6 +2,7 @@
   good         READY=1 once its HTTP port serves, WATCHDOG=1 every half of WATCHDOG_USEC
   early-ready  READY=1 a second before its HTTP port serves
   no-watchdog  never pings
+  slow-watchdog pings, but only every 1.5 x WATCHDOG_USEC (systemd would kill it)
   child-pinger a second process pings too, so pings go on while the daemon is stopped
 usage: fake_daemon.py MODE PORT
 """
@@ -37,6 +38,8 @@ def ping_forever(interval):
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     interval = int(os.environ.get("WATCHDOG_USEC", "0")) / 2e6
+    if mode == "slow-watchdog":
+        interval *= 3
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if mode == "early-ready":

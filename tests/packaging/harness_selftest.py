@@ -69,6 +69,7 @@ CASES = [  # (check, fake mode, must fail)
     (ready, "early-ready", True),
     (periodic, "good", False),
     (periodic, "no-watchdog", True),
+    (periodic, "slow-watchdog", True),
     (stopped, "good", False),
     (stopped, "child-pinger", True),
     (main_pid, "child-pinger", True),
