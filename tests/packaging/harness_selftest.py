@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 
+# No __pycache__ in the source tree (deploy/build-debs.sh copies untracked files).
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import notify_harness as h  # noqa: E402
 
