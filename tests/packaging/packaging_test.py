@@ -6,6 +6,8 @@ them, without systemd as PID 1 (CI has none):
    every path they installed and every path their maintainer scripts made.
 2. Keys made as the README says (as user ballast), the shipped configs edited only to use
    free ports and the dry-run actuator.
+   systemd-analyze verify and security (exposure "OK" or better) on the installed units,
+   whose ConditionPathExists= keeps them from starting before the admin has made keys.
 3. Each daemon started exactly as its installed unit's ExecStart= says, as its User=/Group=,
    with NOTIFY_SOCKET pointing at our datagram socket: READY=1 only once its endpoints answer
    (probed once, at once), WATCHDOG=1 at least every WATCHDOG_USEC, none while SIGSTOPped,
@@ -226,6 +228,41 @@ def parse_unit(path):
     return service
 
 
+def unit_conditions(path):
+    out = []
+    section = None
+    for raw in open(path):
+        line = raw.strip()
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif section == "Unit" and line.startswith("ConditionPathExists="):
+            out.append(line.partition("=")[2])
+    return out
+
+
+def check_units():
+    """What systemd itself would say of the installed units: systemd-analyze verify clean,
+    the security exposure at most 4.9 ("OK" or better), and, right after installing, each
+    unit's ConditionPathExists= unmet, so a systemd would not start a daemon that has no
+    keys yet."""
+    for name in ("ballast-balancer", "ballast-collector"):
+        unit = unit_file(name)
+        r = run("systemd-analyze", "verify", unit, check=False)
+        if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
+            raise h.CheckFailed(f"systemd-analyze verify {unit}:\n{r.stdout}{r.stderr}")
+        r = run("systemd-analyze", "security", "--offline=yes", "--threshold=49", unit, check=False)
+        summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr
+        if r.returncode != 0:
+            raise h.CheckFailed(f"systemd-analyze security {unit}: {summary}")
+        log(f"{name}: systemd-analyze verify clean; {summary.lstrip('→ ')}")
+        conditions = unit_conditions(unit)
+        if not conditions:
+            raise h.CheckFailed(f"{unit}: no ConditionPathExists=: it would start with no keys")
+        for c in conditions:
+            if os.path.exists(c.lstrip("!")) != c.startswith("!"):
+                raise h.CheckFailed(f"{unit}: ConditionPathExists={c} is met on a fresh install")
+
+
 def start_as_unit(unit, notify, extra_env=None):
     svc = parse_unit(unit)
     for key, want in [("Type", "notify"), ("Restart", "on-failure")]:
@@ -433,6 +470,7 @@ def main():
         if os.path.exists("/var/lib/ballast/journal.jsonl"):
             raise h.CheckFailed("a daemon ran on install")
         check_modes()
+        check_units()
         make_keys(TMP)
         unit, notify, proc, probe, ports = run_balancer(TMP, procs)
         run_collector(ports["listen"], procs)
