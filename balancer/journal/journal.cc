@@ -115,14 +115,33 @@ Status Journal::Append(nlohmann::json record, std::chrono::system_clock::time_po
     ssize_t w = ::write(fd_, p, left);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return Errno("cannot append to journal " + options_.path);
+      Status st = Errno("cannot append to journal " + options_.path);
+      CutBack();
+      return st;
     }
     p += w;
     left -= static_cast<std::size_t>(w);
   }
+  if (options_.fsync && ::fdatasync(fd_) != 0) {
+    // Not durable: the caller acts as if it was never written (a move does not start), so
+    // the file must not keep it either.
+    Status st = Errno("cannot sync journal " + options_.path);
+    CutBack();
+    return st;
+  }
   size_ += line.size();
-  if (options_.fsync && ::fdatasync(fd_) != 0) return Errno("cannot sync journal " + options_.path);
   return Status::Ok();
+}
+
+void Journal::CutBack() {
+  // A partial write (a full disk, a file size limit) leaves a torn line that the next record
+  // would be glued to; cut the file back to the last whole record at once. If even that
+  // fails, the next OpenFile (after rotation or a restart) ends the torn line.
+  --seq_;
+  if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+    ::close(fd_);
+    fd_ = -1;  // reopened (and repaired) by the next Append
+  }
 }
 
 std::vector<nlohmann::json> Journal::ReadAll(const std::string& path,

@@ -33,6 +33,8 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
+  // Durable when it returns Ok. On an error nothing of the record stays in the file (a torn
+  // line is cut back at once), so a record either is in the journal whole or not at all.
   Status Append(nlohmann::json record, std::chrono::system_clock::time_point now);
 
   // Reads records oldest first from the rotated files and the current one; lines that do
@@ -44,6 +46,8 @@ class Journal {
   explicit Journal(JournalOptions options);
   Status OpenFile();
   Status Rotate();
+  // After a failed append: the file back to its last whole record, the sequence number back.
+  void CutBack();
 
   JournalOptions options_;
   int fd_ = -1;

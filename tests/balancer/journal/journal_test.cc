@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -277,6 +279,33 @@ TEST_F(JournalTest, OpenWithEmptyPathIsInvalidArgument) {
   auto j = Journal::Open(o);
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.status().code(), Status::Code::kInvalidArgument);
+}
+
+// A write that stops half-way (a full disk; here a file size limit, which makes write(2)
+// return a short count and then EFBIG) must leave no torn line behind: the append fails, the
+// file is cut back at once, and the next record is whole and readable (issue 13 c).
+TEST_F(JournalTest, FailedAppendLeavesNoTornLine) {
+  auto j = MustOpen(Options());
+  ASSERT_TRUE(j->Append({{"event", "first"}}, kT0).ok());
+  const auto size = fs::file_size(path_);
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tight = old;
+  tight.rlim_cur = size + 10;  // room for 10 bytes of the next line only
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
+  Status st = j->Append({{"event", "second"}, {"pad", std::string(200, 'x')}}, kT0);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(fs::file_size(path_), size) << "the torn fragment stayed in the file";
+  ASSERT_TRUE(j->Append({{"event", "third"}}, kT0).ok());
+  std::uint64_t skipped = 99;
+  auto records = Journal::ReadAll(path_, &skipped);
+  EXPECT_EQ(skipped, 0u);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1]["event"], "third");
+  EXPECT_EQ(Seqs(records), (std::vector<std::uint64_t>{1, 2}));
 }
 
 TEST(Rfc3339Test, FormatsUtcWithMilliseconds) {
