@@ -194,6 +194,10 @@ int RenderStatus(Ctl& ctl, const json& j) {
             << j["policy"].value("generation", 0) << "), mode "
             << j["policy"].value("mode", std::string("?"))
             << (j.value("paused", false) ? ", " + ctl.Yellow("automation PAUSED") : "") << "\n";
+  if (!j.value("journal_ok", true)) {
+    std::cout << ctl.Red("journal NOT writable: no migration starts until it can be written")
+              << "\n";
+  }
   const auto& th = j["thresholds"];
   std::cout << "hot marks: cpu " << Pct(th["cpu"].value("hot", 0.0)) << ", memory "
             << Pct(th["memory"].value("hot", 0.0)) << ", network "
@@ -205,6 +209,7 @@ int RenderStatus(Ctl& ctl, const json& j) {
   for (const auto& h : j["hosts"]) {
     std::string state;
     if (h.value("stale", false)) state += ctl.Red("STALE ");
+    if (h.value("left_out", false)) state += ctl.Red("LEFT-OUT(libvirt unreachable) ");
     for (const char* r : {"cpu", "memory", "network"}) {
       if (h["hot"].value(r, false)) state += ctl.Red(std::string("HOT(") + r + ") ");
     }

@@ -81,8 +81,61 @@ Status Controller::Record(nlohmann::json record) {
     if (ev.rfind("migration_", 0) == 0) record["dry_run"] = true;
   }
   Status st = env_.journal->Append(std::move(record), env_.clock->Wall());
-  if (!st.ok()) BLOG(kError) << "journal: " << st.message();
+  const SteadyTime now = env_.clock->Steady();
+  if (!st.ok()) {
+    journal_retry_at_ = now + options_.journal_retry;
+    if (journal_ok_) {
+      journal_ok_ = false;
+      journal_down_since_ = now;
+      BLOG(kError) << "journal: " << st.message()
+                   << ": NO MIGRATION STARTS until the journal can be written again "
+                      "(planning goes on, recommend only)";
+      if (env_.observer) env_.observer->OnJournalHealth(false);
+    } else {
+      BLOG(kDebug) << "journal: " << st.message();
+    }
+  } else if (!journal_ok_) {
+    journal_ok_ = true;
+    BLOG(kWarning)
+        << "journal writable again after "
+        << std::chrono::duration_cast<std::chrono::seconds>(now - journal_down_since_).count()
+        << " s: migrations may start again";
+    if (env_.observer) env_.observer->OnJournalHealth(true);
+  }
   return st;
+}
+
+void Controller::RetryJournal(SteadyTime now) {
+  if (journal_ok_ || now < journal_retry_at_) return;
+  (void)Record(
+      {{"event", "journal_resumed"},
+       {"down_ms",
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - journal_down_since_).count()}});
+}
+
+void Controller::RetireSilentHosts(SteadyTime now) {
+  if (options_.retire_after.count() <= 0) return;
+  std::vector<std::string> retire;
+  for (const auto& [name, h] : model_.hosts()) {
+    if (h.stale && now - h.last_seen > options_.retire_after) retire.push_back(name);
+  }
+  for (const std::string& name : retire) {
+    // Its VMs' migrations (ours or not) are still watched through own_/external_.
+    const std::size_t vms = model_.RemoveHost(name);
+    reconciled_hosts_.erase(name);
+    host_queries_.erase(name);
+    if (left_out_.erase(name) > 0 && env_.observer) {
+      env_.observer->OnHostsLeftOut(left_out_.size());
+    }
+    std::erase_if(pair_backoff_, [&](const auto& kv) {
+      return kv.first.first == name || kv.first.second == name;
+    });
+    BLOG(kWarning)
+        << "host '" << name << "' retired: silent for more than "
+        << std::chrono::duration_cast<std::chrono::seconds>(options_.retire_after).count()
+        << " s; forgotten with its " << vms << " VM(s) (it joins again when it reports)";
+    (void)Record({{"event", "host_retired"}, {"host", name}, {"vms_forgotten", vms}});
+  }
 }
 
 long long Controller::NowMs() const {
@@ -121,6 +174,8 @@ void Controller::Tick() {
                                 : "");
     (void)Record({{"event", h->stale ? "host_stale" : "host_fresh"}, {"host", name}});
   }
+  RetryJournal(now);
+  RetireSilentHosts(now);
   AskNewHosts(now);
   WatchExternal();
   // Not reconciled yet: asked again every tick, so the first plan follows reconciliation at
@@ -223,6 +278,7 @@ void Controller::OnActiveJobs(const std::string& host, const Result<std::vector<
   if (left_out_.erase(host) > 0) {
     BLOG(kInfo) << "host '" << host << "' answers again: planned again";
     (void)Record({{"event", "host_rejoined"}, {"host", host}});
+    if (env_.observer) env_.observer->OnHostsLeftOut(left_out_.size());
   }
   reconciled_hosts_.insert(host);
   if (q != host_queries_.end()) host_queries_.erase(q);
@@ -346,6 +402,11 @@ bool Controller::PlanRound(SteadyTime now) {
   prev_skip_keys_ = std::exchange(skip_keys_, {});
   last_plan_ = std::move(plan);
   if (last_plan_.mode != core::Mode::kAutomatic || paused_) return true;
+  if (!journal_ok_) {
+    // Journal first: without it a move could be repeated or forgotten after a crash.
+    if (!last_plan_.moves.empty() && env_.observer) env_.observer->OnSkipped("journal_unavailable");
+    return true;
+  }
   for (const core::Move& m : last_plan_.moves) StartMove(m);
   return true;
 }

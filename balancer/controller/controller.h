@@ -47,6 +47,11 @@ struct ControllerOptions {
   // The actuator moves nothing (actuator: dry-run): outcomes are journaled with
   // "dry_run": true, and a restart does not take them for real moves.
   bool dry_run = false;
+  // A host silent this long is retired: forgotten with its VMs (journaled host_retired); it
+  // joins again like a new host if it reports later. Zero: never.
+  std::chrono::nanoseconds retire_after = std::chrono::hours(1);
+  // While the journal cannot be written no move starts; a write is tried again this often.
+  std::chrono::nanoseconds journal_retry = std::chrono::seconds(1);
   // Failed migrations back off per (from, to) pair: first by the policy's failure_backoff,
   // doubling, at most this long.
   std::chrono::seconds max_backoff{1800};
@@ -139,6 +144,9 @@ class Controller {
   // libvirt kept failing for reconcile_wait), and every migration a previous run left
   // unfinished is resolved.
   bool Reconciled() const;
+  // False while the journal cannot be written: the controller plans but starts nothing
+  // (recommend only) until a write succeeds again.
+  bool journal_ok() const { return journal_ok_; }
 
  private:
   struct Backoff {
@@ -168,6 +176,8 @@ class Controller {
   Status Launch(const MigrationRequest& req, nlohmann::json j, const core::Move* move);
   void AfterMove(const std::string& uuid, const std::string& from, const std::string& to);
   void Prune(WallTime now);
+  void RetireSilentHosts(SteadyTime now);
+  void RetryJournal(SteadyTime now);
   void SaveState();
   long long NowMs() const;
 
@@ -197,6 +207,9 @@ class Controller {
   std::uint64_t plans_ = 0;
   bool said_reconciling_ = false;
   std::uint64_t next_id_ = 1;
+  bool journal_ok_ = true;
+  SteadyTime journal_down_since_{};
+  SteadyTime journal_retry_at_{};
 };
 
 // The journal's JSON for a planned move and an unrelieved situation (also ballastctl's).

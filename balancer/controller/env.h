@@ -104,6 +104,10 @@ class Observer {
   virtual void OnMigrationStarted(const core::Move* /*move*/, const MigrationRequest& /*req*/) {}
   virtual void OnMigrationFinished(const MigrationResult& /*result*/) {}
   virtual void OnPausedChanged(bool /*paused*/) {}
+  // The journal became unwritable (no move starts) or writable again.
+  virtual void OnJournalHealth(bool /*writable*/) {}
+  // Hosts left out of planning (their libvirt keeps failing), after each change.
+  virtual void OnHostsLeftOut(std::size_t /*count*/) {}
 };
 
 // Not owned; every pointer but `observer` must be set and outlive the controller.

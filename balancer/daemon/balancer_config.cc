@@ -31,6 +31,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
                    "shutdown_grace",
                    "startup_grace",
                    "host_load",
+                   "retire_hosts_after",
                    "metrics_listen",
                    "control_listen",
                    "admin_allowlist_dir",
@@ -73,6 +74,8 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   if (r.UInt("migration_workers", &workers, 1, 64)) c.migration_workers = static_cast<int>(workers);
   r.Duration("shutdown_grace", &c.shutdown_grace, std::chrono::seconds(0), std::chrono::hours(1));
   r.Duration("startup_grace", &c.startup_grace, std::chrono::seconds(0), std::chrono::hours(1));
+  r.Duration("retire_hosts_after", &c.retire_hosts_after, std::chrono::seconds(0),
+             std::chrono::hours(24 * 365));
   std::string host_load = HostLoadName(c.host_load);
   if (r.Enum("host_load", &host_load, {"counters", "vm_sum"})) {
     c.host_load = host_load == "counters" ? HostLoad::kCounters : HostLoad::kVmSum;
@@ -103,6 +106,7 @@ controller::ControllerOptions ControllerOptionsFor(const BalancerConfig& config)
   co.model.host_load = config.host_load;
   co.startup_grace = config.startup_grace;
   co.dry_run = config.actuator == "dry-run";
+  co.retire_after = config.retire_hosts_after;
   return co;
 }
 

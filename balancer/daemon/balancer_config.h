@@ -22,6 +22,8 @@ struct BalancerConfig {
   // only the sum of its VMs (test hosts sharing one machine).
   HostLoad host_load = HostLoad::kCounters;
   double stale_after_intervals = 3;
+  // A host silent this long is forgotten with its VMs (journaled); 0: never.
+  std::chrono::nanoseconds retire_hosts_after = std::chrono::hours(1);
   std::chrono::nanoseconds min_stale_after = std::chrono::seconds(2);
   std::chrono::nanoseconds table_interval = std::chrono::seconds(10);  // 0: only on SIGUSR1
   std::string status_file;  // when set: the cluster as JSON, rewritten atomically

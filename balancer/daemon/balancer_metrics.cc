@@ -213,6 +213,18 @@ class BalancerMetrics::Impl {
                    .Help("1 while automation is paused")
                    .Register(*registry)
                    .Add({})),
+        journal_writable(BuildGauge()
+                             .Name("ballast_journal_writable")
+                             .Help("0 while the decision journal cannot be written: no "
+                                   "migration starts (recommend only) until it can")
+                             .Register(*registry)
+                             .Add({})),
+        hosts_left_out(BuildGauge()
+                           .Name("ballast_hosts_left_out")
+                           .Help("Hosts left out of planning because their libvirt kept "
+                                 "failing (neither source nor target)")
+                           .Register(*registry)
+                           .Add({})),
         hot_marks(BuildGauge()
                       .Name("ballast_policy_hot_mark_ratio")
                       .Help("The policy's hot mark per resource")
@@ -314,6 +326,8 @@ class BalancerMetrics::Impl {
   Gauge& reload_ok;
   Family<Gauge>& mode;
   Gauge& paused;
+  Gauge& journal_writable;
+  Gauge& hosts_left_out;
   Family<Gauge>& hot_marks;
   Family<Gauge>& relieved_marks;
   Gauge& last_plan;
@@ -466,5 +480,13 @@ void BalancerMetrics::SetPolicy(std::uint64_t generation, core::Mode mode, bool 
 }
 
 void BalancerMetrics::SetPaused(bool paused) { impl_->paused.Set(paused ? 1 : 0); }
+
+void BalancerMetrics::SetJournalWritable(bool writable) {
+  impl_->journal_writable.Set(writable ? 1 : 0);
+}
+
+void BalancerMetrics::SetHostsLeftOut(std::size_t n) {
+  impl_->hosts_left_out.Set(static_cast<double>(n));
+}
 
 }  // namespace ballast

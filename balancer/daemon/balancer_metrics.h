@@ -53,6 +53,8 @@ class BalancerMetrics {
   void SetPolicy(std::uint64_t generation, core::Mode mode, bool last_reload_ok);
   void SetMarks(const core::Policy& policy);
   void SetPaused(bool paused);
+  void SetJournalWritable(bool writable);
+  void SetHostsLeftOut(std::size_t n);
 
   class Impl;
 

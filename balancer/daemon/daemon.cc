@@ -122,7 +122,10 @@ int Balancer::Init() {
   queries_ = std::make_unique<DetachedQueries>(actuator_);
   journal_env_ = std::make_unique<JournalEnv>(journal_.get());
   state_file_ = std::make_unique<StateFile>(config_.state_file);
-  if (metrics_) metrics_observer_ = std::make_unique<MetricsObserver>(metrics_.get());
+  if (metrics_) {
+    metrics_observer_ = std::make_unique<MetricsObserver>(metrics_.get());
+    metrics_->SetJournalWritable(true);
+  }
   controller::Env env{&clock_,           actuator_env_.get(),    queries_.get(), journal_env_.get(),
                       state_file_.get(), metrics_observer_.get()};
   controller_ = std::make_unique<controller::Controller>(co, env, policy_store_.current());
@@ -337,6 +340,7 @@ nlohmann::json Balancer::StatusJson(SteadyClock::time_point now) const {
   j["plans"] = controller_->plans();
   j["reconciled"] = controller_->Reconciled();
   j["left_out_hosts"] = controller_->left_out();
+  j["journal_ok"] = controller_->journal_ok();
   j["host_load"] = HostLoadName(config_.host_load);
   nlohmann::json in_flight = nlohmann::json::array();
   // What the controller counts as in flight; the actuator adds progress where it has some.

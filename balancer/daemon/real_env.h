@@ -108,6 +108,8 @@ class MetricsObserver final : public controller::Observer {
                                   r.downtime, r.bytes);
   }
   void OnPausedChanged(bool paused) override { metrics_->SetPaused(paused); }
+  void OnJournalHealth(bool writable) override { metrics_->SetJournalWritable(writable); }
+  void OnHostsLeftOut(std::size_t n) override { metrics_->SetHostsLeftOut(n); }
 
  private:
   BalancerMetrics* metrics_;

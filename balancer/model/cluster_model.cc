@@ -337,6 +337,20 @@ void ClusterModel::UpdateOverhead(HostSlot& hs, const HostSample& s) {
   b = HostBaseline{s.boot_id, s.monotonic_ns, c.cpu_busy_ns, net_bytes};
 }
 
+std::size_t ClusterModel::RemoveHost(const std::string& name) {
+  auto it = host_index_.find(name);
+  if (it == host_index_.end()) return 0;
+  std::size_t removed = 0;
+  for (VmSlot* slot : it->second.vms) {
+    if (slot->it->second.host != name) continue;
+    EraseVm(slot);
+    ++removed;
+  }
+  host_index_.erase(it);  // before the key it views goes
+  hosts_.erase(name);
+  return removed;
+}
+
 bool ClusterModel::Recompute(HostSlot& hs) {
   HostView& h = *hs.view;
   // The VMs' sum plus what they do not explain (0 unless HostLoad::kCounters).

@@ -160,6 +160,9 @@ class ClusterModel {
   // Records a completed migration before the collectors report it: the VM (with its rate)
   // moves to `to` at once, so the next plan does not see it on both hosts or on neither.
   void MoveVm(const std::string& vm_uuid, const std::string& to);
+  // Forgets a host that left the cluster, and the VMs it was the last to report. Returns
+  // the number of VMs forgotten (0 also when the host is unknown).
+  std::size_t RemoveHost(const std::string& name);
 
  private:
   struct Baseline {  // the previous counters of one VM on one host and collector boot

@@ -900,6 +900,52 @@ TEST_F(ControllerTest, NothingStartsWhileTheJournalFails) {
   EXPECT_EQ(actuator_.started()[0].last_journal_record["event"], "migration_started");
 }
 
+// Issue 13 c: a journal that cannot be written stops every start (not only the one whose
+// record failed): the controller is recommend-only until a write succeeds again, says so
+// once, and resumes by itself with a journal_resumed record.
+TEST_F(ControllerTest, JournalDownMeansRecommendOnlyUntilItResumes) {
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  journal_.set_fail(true);
+  // The first write that fails (the hotspot's migration_started) turns it recommend-only.
+  Step(15);
+  EXPECT_FALSE(ctl_->journal_ok());
+  ASSERT_EQ(observer_.journal_health, std::vector<bool>({false}));
+  EXPECT_EQ(actuator_.calls(), 0);
+  EXPECT_GT(ctl_->plans(), 1u);  // planning goes on
+  EXPECT_GT(observer_.Skipped("journal_unavailable"), 1);
+  journal_.set_fail(false);
+  ASSERT_TRUE(StepUntil([&] { return ctl_->journal_ok(); }, 3));
+  EXPECT_EQ(observer_.journal_health, std::vector<bool>({false, true}));
+  EXPECT_EQ(journal_.Count("journal_resumed"), 1);
+  ASSERT_TRUE(StepUntilStarts(1, 3));
+}
+
+// Issue 13 e: a host silent for retire_after is forgotten with its VMs, journaled; it joins
+// again (and is reconciled again) when it reports.
+TEST_F(ControllerTest, SilentHostIsRetiredWithItsVmsAndRejoinsLater) {
+  options_.retire_after = 60s;
+  HotspotCluster();
+  Start(MakePolicy("recommend"));
+  Step(3);
+  ASSERT_NE(ctl_->model().host("h2"), nullptr);
+  cluster_.Silence("h2", true);
+  Step(30);
+  EXPECT_TRUE(ctl_->model().host("h2")->stale);
+  EXPECT_EQ(journal_.Count("host_retired"), 0);
+  Step(35);
+  EXPECT_EQ(ctl_->model().host("h2"), nullptr);
+  EXPECT_EQ(ctl_->model().vm(Uuid("cold1")), nullptr);
+  ASSERT_EQ(journal_.Count("host_retired"), 1);
+  EXPECT_EQ(journal_.Events("host_retired")[0]["vms_forgotten"], 1);
+  EXPECT_EQ(ctl_->model().hosts().size(), 1u);
+  cluster_.Silence("h2", false);
+  Step(2);
+  ASSERT_NE(ctl_->model().host("h2"), nullptr);
+  EXPECT_NE(ctl_->model().vm(Uuid("cold1")), nullptr);
+  EXPECT_TRUE(ctl_->Reconciled());  // asked again and answered (auto_answer_jobs_)
+}
+
 TEST_F(ControllerTest, RefusedStartIsJournaledAsFailed) {
   HotspotCluster();
   Start(MakePolicy("automatic"));

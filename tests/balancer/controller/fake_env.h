@@ -220,6 +220,8 @@ class CountingObserver : public Observer {
   }
   void OnMigrationFinished(const MigrationResult& /*result*/) override { ++finished; }
   void OnPausedChanged(bool paused) override { paused_changes.push_back(paused); }
+  void OnJournalHealth(bool writable) override { journal_health.push_back(writable); }
+  void OnHostsLeftOut(std::size_t n) override { left_out = static_cast<int>(n); }
 
   int Skipped(const std::string& code) const {
     auto it = skipped.find(code);
@@ -233,6 +235,8 @@ class CountingObserver : public Observer {
   int finished = 0;
   std::map<std::string, int> skipped;
   std::vector<bool> paused_changes;
+  std::vector<bool> journal_health;
+  int left_out = 0;
 };
 
 }  // namespace ballast::controller::fake
