@@ -246,6 +246,8 @@ class Simulator final : private controller::Actuator, private controller::Observ
     co.model.stale_after_intervals = 0.5;
     co.model.min_stale_after = std::chrono::nanoseconds(0);
     co.startup_grace = std::chrono::nanoseconds(0);
+    // A switched-off host is powered down, not gone: it is never retired.
+    co.retire_after = std::chrono::nanoseconds(0);
     controller::Env env{&clock_, this, &hypervisor_, &journal_, &state_, this};
     controller_ = std::make_unique<controller::Controller>(co, env, std::move(p));
     controller_->Start({});
