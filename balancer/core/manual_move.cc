@@ -30,8 +30,8 @@ ManualMoveCheck CheckManualMove(const ClusterState& state, const Policy& policy,
   if (unit.size() > 1) {
     return Refuse("affinity", true,
                   name +
-                      " shares an affinity group with VMs on the same host; moving it alone "
-                      "would split the group");
+                      " shares an affinity group with VMs on (or migrating to) the same host; "
+                      "moving it alone would split the group");
   }
   if (Blocker b = ctx.CheckUnit(unit); b != Blocker::kNone) {
     return Refuse(std::string(BlockerName(b)), true,

@@ -120,8 +120,11 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
     if (it == vm_index.end()) continue;
     VmState& vs = vms_[Idx(it->second)];
     vs.in_flight = true;
-    // The target has reserved the VM's memory already.
-    if (to && *to != vs.host) vm_memory[Idx(*to)] += vs.usage.memory;
+    if (!to || *to == vs.host) continue;
+    // The target has reserved the VM's memory already (the reported figure may or may not
+    // show it yet, hence the max below).
+    vm_memory[Idx(*to)] += vs.usage.memory;
+    hosts_[Idx(*to)].arriving.push_back(it->second);
   }
 
   for (std::size_t i = 0; i < hosts_.size(); ++i) {
@@ -135,6 +138,18 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
       if (t.enabled && hs.cap[r] > 0 && !hist.empty()) {
         hs.hot[Idx(static_cast<int>(r))] = IsHot(hist, policy_.detection, t.hot);
       }
+    }
+    // Arriving VMs: their CPU and network run elsewhere until they land, so neither the
+    // host's figures nor its history hold them yet; add them (their memory is in `used`
+    // already, the max above). Hot detection stays on the host's own history: arrivals
+    // make a host a worse target, not a hotspot to relieve.
+    for (int v : hs.arriving) {
+      const VmState& vs = vms_[Idx(v)];
+      for (Resource r : {Resource::kCpu, Resource::kNetwork}) {
+        hs.used[r] += vs.usage[r];
+        if (hs.cap[r] > 0) hs.forecast[r] += vs.forecast_usage[r] / hs.cap[r];
+      }
+      for (Resource r : kAllResources) hs.peak[r] += vs.peak_usage[r];
     }
   }
   for (std::size_t i = 0; i < hosts_.size(); ++i) IndexTarget(static_cast<int>(i));
@@ -205,15 +220,18 @@ Unit PlanContext::UnitOf(int v) const {
   const int h = vms_[Idx(v)].host;
   if (vms_[Idx(v)].affinity.empty() || h < 0) return unit;
   // Grow to a fixed point: partners of partners on the same host belong too.
+  const HostState& hs = hosts_[Idx(h)];
   for (std::size_t i = 0; i < unit.size(); ++i) {
     const VmState& member = vms_[Idx(unit[i])];
-    for (int other : hosts_[Idx(h)].vms) {
-      if (std::find(unit.begin(), unit.end(), other) != unit.end()) continue;
-      const std::vector<int>& groups = vms_[Idx(other)].affinity;
-      for (int g : member.affinity) {
-        if (std::find(groups.begin(), groups.end(), g) != groups.end()) {
-          unit.push_back(other);
-          break;
+    for (const std::vector<int>* list : {&hs.vms, &hs.arriving}) {
+      for (int other : *list) {
+        if (std::find(unit.begin(), unit.end(), other) != unit.end()) continue;
+        const std::vector<int>& groups = vms_[Idx(other)].affinity;
+        for (int g : member.affinity) {
+          if (std::find(groups.begin(), groups.end(), g) != groups.end()) {
+            unit.push_back(other);
+            break;
+          }
         }
       }
     }

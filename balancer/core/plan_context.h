@@ -36,6 +36,9 @@ struct HostState {
   int out_count = 0;     // in-flight + planned migrations leaving
   int in_count = 0;      // in-flight + planned migrations arriving
   std::vector<int> vms;  // projected residents (VM indices)
+  // VMs in flight to this host. They still run on (and count on) their sources, but they
+  // count here too in every resource and rule: the target must carry them once they land.
+  std::vector<int> arriving;
 };
 
 struct VmState {
@@ -102,7 +105,9 @@ class PlanContext {
   // True if some member of the unit has a should-pin that lists host h.
   bool PrefersHost(const Unit& unit, int h) const;
 
-  // The VM plus affinity partners on the same host (transitively), sorted.
+  // The VM plus affinity partners on the same host (transitively), sorted. Partners in
+  // flight to that host belong too (the unit then cannot move: they are in flight), so a
+  // VM is not taken away from a partner that is about to join it.
   Unit UnitOf(int v) const;
 
   // Hard rules (rules.cc). Each returns the first rule that refuses, or kNone.

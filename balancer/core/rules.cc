@@ -107,8 +107,11 @@ Blocker PlanContext::CheckTarget(const Unit& unit, int target, const Resources& 
       }
     }
     if (!vs.anti.empty()) {
-      for (int resident : ts.vms) {
-        if (Intersects(vs.anti, vms_[Idx(resident)].anti)) return Blocker::kAntiAffinity;
+      // Residents (those leaving still count until they have left) and arrivals alike.
+      for (const std::vector<int>* list : {&ts.vms, &ts.arriving}) {
+        for (int other : *list) {
+          if (Intersects(vs.anti, vms_[Idx(other)].anti)) return Blocker::kAntiAffinity;
+        }
       }
     }
     memory += vs.usage.memory;

@@ -1,7 +1,9 @@
 // Property tests over random clusters and policies: whatever the input, a plan never
 // breaks a hard rule, never overcommits memory, never moves an excluded, pinned, in-flight
 // or cooling-down VM, never exceeds a cap, and balance never raises the load std-dev.
-// Bounded by rapidcheck's default of 100 cases per property, on clusters of <= 12 hosts.
+// Migrations in flight count on their targets: what lands there is part of every check.
+// Bounded by rapidcheck's default of 100 cases per property, on clusters of <= 12 hosts;
+// the longer run (10,000 cases each) is in tests/balancer/core/README.md.
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -135,6 +137,41 @@ World RandomWorld(std::uint64_t seed, bool balance_only) {
   return w;
 }
 
+// More moves in flight than RandomWorld draws, each to another host, and rules that name
+// the arriving VMs, so a plan often meets a target that must carry VMs not yet on it. A
+// second generator (its own stream, so RandomWorld's seeds keep their worlds).
+void AddMovesInFlight(World& w, std::uint64_t seed) {
+  std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
+  auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int num_hosts = static_cast<int>(w.state.hosts.size());
+  const int num_vms = static_cast<int>(w.state.vms.size());
+  if (num_vms == 0) return;
+  std::set<std::string> flying;
+  for (const InFlightMigration& m : w.state.in_flight) flying.insert(m.vm_uuid);
+  std::vector<std::string> arriving;
+  for (const Vm& v : w.state.vms) {
+    if (flying.count(v.uuid) || !chance(0.3)) continue;
+    int to = pick(0, num_hosts - 2);
+    if (w.state.hosts[static_cast<std::size_t>(to)].name == v.host) to = num_hosts - 1;
+    w.state.in_flight.push_back({v.uuid, v.host, w.state.hosts[static_cast<std::size_t>(to)].name});
+    arriving.push_back(v.name);
+  }
+  auto some_vm = [&] { return "vm-" + std::to_string(pick(0, num_vms - 1)); };
+  Policy& p = w.policy;
+  for (std::size_t i = 0; i < arriving.size() && i < 3; ++i) {
+    p.rules.anti_affinity.push_back({"anti-arriving", {arriving[i], some_vm(), some_vm()}});
+  }
+  if (!arriving.empty() && chance(0.5)) {
+    p.rules.affinity.push_back({"aff-arriving", {arriving.back(), some_vm()}});
+  }
+  // Room for more moves on top of those in flight, and targets that take a second one.
+  p.limits.max_per_host_in = std::max(p.limits.max_per_host_in, 2);
+  p.limits.max_concurrent =
+      std::max(p.limits.max_concurrent,
+               static_cast<int>(w.state.in_flight.size()) + p.limits.max_moves_per_round);
+}
+
 bool Matches(const std::vector<std::string>& patterns, const Vm& vm) {
   return std::any_of(patterns.begin(), patterns.end(),
                      [&](const std::string& p) { return VmMatches(p, vm); });
@@ -205,7 +242,18 @@ void CheckPlan(const World& w, const Plan& plan) {
     RC_ASSERT(in_flight_in[h] + n <= p.limits.max_per_host_in);
   }
 
-  // Memory on every target: VM allocations plus migrations in flight to it fit.
+  // What lands on each host: the migrations in flight to it (their VMs still run, and
+  // count, on their sources until they leave).
+  std::map<std::string, std::vector<const Vm*>> arriving;
+  for (const InFlightMigration& f : s.in_flight) {
+    if (vms.count(f.vm_uuid) && vms.at(f.vm_uuid)->host != f.to) {
+      arriving[f.to].push_back(vms.at(f.vm_uuid));
+    }
+  }
+
+  // Every target, once the plan and the migrations in flight to it have landed: memory
+  // allocations fit, and no enabled resource ends above its relieved mark (the highest
+  // limit any strategy places a target under).
   const ClusterState after = ApplyPlan(s, plan);
   for (const Host& h : after.hosts) {
     if (!planned_in.count(h.name)) continue;
@@ -213,12 +261,19 @@ void CheckPlan(const World& w, const Plan& plan) {
     for (const Vm& v : after.vms) {
       if (v.host == h.name) committed += v.memory_bytes;
     }
-    for (const InFlightMigration& f : s.in_flight) {
-      if (f.to == h.name && vms.count(f.vm_uuid) && vms.at(f.vm_uuid)->host != h.name) {
-        committed += vms.at(f.vm_uuid)->memory_bytes;
-      }
+    Resources used = h.used;
+    for (const Vm* v : arriving[h.name]) {
+      committed += v->memory_bytes;
+      used.cpu += v->cpu_used;
+      used.net += v->net_bps;
     }
+    used.memory = committed;
     RC_ASSERT(std::max(committed, h.used.memory) <= h.capacity.memory + 1.0);
+    for (Resource r : kAllResources) {
+      const Threshold& t = p.threshold(r);
+      if (!t.enabled || h.capacity[r] <= 0) continue;
+      RC_ASSERT(used[r] / h.capacity[r] <= t.relieved + 1e-9);
+    }
   }
 
   // Anti-affinity: no host gains a second member; affinity: no group spreads wider.
@@ -232,6 +287,20 @@ void CheckPlan(const World& w, const Plan& plan) {
   for (const VmGroup& g : p.rules.anti_affinity) {
     auto before = count_members(s, g);
     for (const auto& [h, n] : count_members(after, g)) RC_ASSERT(n <= std::max(1, before[h]));
+  }
+  // ... and no moved VM meets a member of its group on its target, resident or arriving.
+  std::map<std::string, std::string> host_after;
+  for (const Vm& v : after.vms) host_after[v.uuid] = v.host;
+  for (const Move& m : plan.moves) {
+    const Vm& vm = *vms.at(m.vm_uuid);
+    for (const VmGroup& g : p.rules.anti_affinity) {
+      if (!Matches(g.vms, vm)) continue;
+      for (const Vm& other : s.vms) {
+        if (other.uuid == vm.uuid || !Matches(g.vms, other)) continue;
+        RC_ASSERT(host_after[other.uuid] != m.to);
+        for (const Vm* a : arriving[m.to]) RC_ASSERT(a->uuid != other.uuid);
+      }
+    }
   }
   for (const VmGroup& g : p.rules.affinity) {
     RC_ASSERT(count_members(after, g).size() <= count_members(s, g).size());
@@ -249,6 +318,34 @@ RC_GTEST_PROP(PlanPropertyTest, NeverBreaksAHardRuleOrCap, ()) {
   // Every unrelieved entry explains itself.
   for (const Unrelieved& u : plan.unrelieved) RC_ASSERT(!u.explanation.empty());
   for (const Move& m : plan.moves) RC_ASSERT(!m.explanation.empty());
+}
+
+RC_GTEST_PROP(PlanPropertyTest, NeverBreaksAHardRuleOrCapWithMovesInFlight, ()) {
+  const auto seed = *rc::gen::arbitrary<std::uint64_t>();
+  World w = RandomWorld(seed, /*balance_only=*/false);
+  AddMovesInFlight(w, seed);
+  RC_ASSERT(ValidatePolicy(w.policy).empty());
+  Plan plan = MakePlan(w.state, w.policy, T0());
+  RC_CLASSIFY(!plan.moves.empty(), "plans moves");
+  CheckPlan(w, plan);
+}
+
+// The next round starts while this round's moves are still in flight (the daemon plans
+// every interval; a migration takes longer): its plan must count them where they land.
+RC_GTEST_PROP(PlanPropertyTest, NextRoundCountsThisRoundsMovesInFlight, ()) {
+  const auto seed = *rc::gen::arbitrary<std::uint64_t>();
+  World w = RandomWorld(seed, /*balance_only=*/false);
+  // Room for a second round: a target may take two, and the first round leaves slots.
+  w.policy.limits.max_per_host_in = std::max(w.policy.limits.max_per_host_in, 2);
+  w.policy.limits.max_per_host_out = std::max(w.policy.limits.max_per_host_out, 2);
+  w.policy.limits.max_concurrent =
+      std::max(w.policy.limits.max_concurrent, 2 * w.policy.limits.max_moves_per_round +
+                                                   static_cast<int>(w.state.in_flight.size()));
+  const Plan first = MakePlan(w.state, w.policy, T0());
+  for (const Move& m : first.moves) w.state.in_flight.push_back({m.vm_uuid, m.from, m.to});
+  const Plan second = MakePlan(w.state, w.policy, T0());
+  RC_CLASSIFY(!first.moves.empty() && !second.moves.empty(), "both rounds move");
+  CheckPlan(w, second);
 }
 
 RC_GTEST_PROP(PlanPropertyTest, BalanceNeverIncreasesStdDev, ()) {

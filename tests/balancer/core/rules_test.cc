@@ -212,7 +212,43 @@ INSTANTIATE_TEST_SUITE_P(
                   s.hosts[1].history[0].assign(5, 7.0 / 16);
                 },
             .policy = [](Policy& p) { p.rules.exclude_hosts = {"b"}; },
-            .moves = {"v3->a"}}),
+            .moves = {"v3->a"}},
+        // Migrations in flight: the target must carry what lands on it (every resource,
+        // every rule), while the source still carries it until it leaves.
+        RuleCase{.name = "ArrivingCpuCountsOnTarget",
+                 .build =  // a: 2 + 6 arriving = 8 cores; v2 would take it to 81 %
+                 [](ClusterBuilder& b) { b.Vm("big", "b", 6).InFlight("big", "b", "a"); },
+                 .moves = {"v3->a"}},
+        RuleCase{.name = "ArrivingNetworkCountsOnTarget",
+                 .build =  // 7.5 of a's 10 Gbit/s arrive: above the relieved mark (70 %)
+                 [](ClusterBuilder& b) {
+                   b.Vm("stream", "hot", 0, 2, 7500).InFlight("stream", "hot", "a");
+                 },
+                 .moves = {"v2->b"}},
+        RuleCase{.name = "ArrivalsCountInTheTargetForecast",
+                 .build =  // a's forecast is 30 % + 3 cores arriving: v2 would end at 79 %
+                 [](ClusterBuilder& b) {
+                   b.History("a", Resource::kCpu, {0.3, 0.3, 0.3, 0.3, 0.3});
+                   b.Vm("x", "b", 3).InFlight("x", "b", "a");
+                 },
+                 .policy = [](Policy& p) { p.rules.exclude_hosts = {"b"}; },
+                 .moves = {"v3->a"}},
+        RuleCase{.name = "AntiAffinityCountsArrivals",
+                 .build =  // peer arrives on a and is still on b: v2 fits neither
+                 [](ClusterBuilder& b) { b.Vm("peer", "b", 0).InFlight("peer", "b", "a"); },
+                 .policy =
+                     [](Policy& p) {
+                       p.rules.anti_affinity = {{"g", {"v2", "peer"}}};
+                     },
+                 .moves = {"v3->a"}},
+        RuleCase{.name = "AffinityPartnerArrivingKeepsVmHome",
+                 .build =  // mate is on its way to v2: moving v2 now would split them
+                 [](ClusterBuilder& b) { b.Vm("mate", "a", 0).InFlight("mate", "a", "hot"); },
+                 .policy =
+                     [](Policy& p) {
+                       p.rules.affinity = {{"g", {"v2", "mate"}}};
+                     },
+                 .moves = {"v3->a"}}),
     CaseName);
 
 }  // namespace

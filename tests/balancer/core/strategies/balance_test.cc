@@ -70,5 +70,19 @@ TEST(BalanceTest, LeavesShouldPinnedVmsWhereTheyWantToBe) {
   EXPECT_TRUE(MakePlan(b.Build(), p, T0()).moves.empty());
 }
 
+TEST(BalanceTest, WeighsTargetsWithTheVmsArrivingOnThem) {
+  ClusterBuilder b;
+  b.Host("busy").Host("arriving").Host("quiet").Host("far");
+  for (int i = 0; i < 6; ++i) b.Vm("v" + std::to_string(i), "busy", 2);
+  b.Vm("q1", "quiet", 2).Vm("q2", "quiet", 2);
+  // 8 cores are on their way to `arriving` (from a host balance does not weigh): it is
+  // the busier of the two light hosts once they land (50 % against 25 %).
+  b.Vm("big", "far", 8).Stale("far").InFlight("big", "far", "arriving");
+  Plan plan = MakePlan(b.Build(), BalancePolicy(), T0());
+  ASSERT_FALSE(plan.moves.empty());
+  EXPECT_EQ(plan.moves[0].from, "busy");
+  EXPECT_EQ(plan.moves[0].to, "quiet");
+}
+
 }  // namespace
 }  // namespace ballast::core

@@ -136,5 +136,22 @@ TEST(DensityTest, ReceiversKeepTheirVmsRecentPeaksUnderThePeakLimit) {
   EXPECT_EQ(MovedVms(MakePlan(build({1, 8, 1}), p, T0())), (std::vector<std::string>{"v->full"}));
 }
 
+TEST(DensityTest, ReceiversCountThePeaksOfVmsArrivingOnThem) {
+  auto build = [](std::vector<double> history) {
+    ClusterBuilder b;
+    b.Host("light").Host("full").Host("far");
+    b.Vm("v", "light", 1).Vm("f", "full", 5).Vm("s", "far", 1);
+    b.Stale("far").InFlight("s", "far", "full");
+    ClusterState s = b.Build();
+    s.vms[2].history[static_cast<std::size_t>(Resource::kCpu)] = std::move(history);
+    return s;
+  };
+  Policy p = DensityPolicy();
+  p.density.max_peak_utilization = 0.8;  // 12.8 cores
+  EXPECT_EQ(MovedVms(MakePlan(build({1, 1, 1}), p, T0())), (std::vector<std::string>{"v->full"}));
+  // s lands on full with a recent peak of 7 cores: 5 + 7 + 1 > 12.8.
+  EXPECT_TRUE(MakePlan(build({1, 7, 1}), p, T0()).moves.empty());
+}
+
 }  // namespace
 }  // namespace ballast::core
