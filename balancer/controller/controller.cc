@@ -75,42 +75,118 @@ void Controller::SetPolicy(std::shared_ptr<const core::Policy> policy) {
   policy_ = std::move(policy);
 }
 
-Status Controller::Record(nlohmann::json record) {
+Status Controller::Record(nlohmann::json record) { return Record(std::move(record), true); }
+
+Status Controller::Record(nlohmann::json record, bool keep_if_unwritten) {
   if (options_.dry_run && record.contains("event")) {
     const std::string ev = record["event"];
     if (ev.rfind("migration_", 0) == 0) record["dry_run"] = true;
   }
-  Status st = env_.journal->Append(std::move(record), env_.clock->Wall());
+  const WallTime wall = env_.clock->Wall();
   const SteadyTime now = env_.clock->Steady();
-  if (!st.ok()) {
-    journal_retry_at_ = now + options_.journal_retry;
-    if (journal_ok_) {
-      journal_ok_ = false;
-      journal_down_since_ = now;
-      BLOG(kError) << "journal: " << st.message()
-                   << ": NO MIGRATION STARTS until the journal can be written again "
-                      "(planning goes on, recommend only)";
-      if (env_.observer) env_.observer->OnJournalHealth(false);
-    } else {
-      BLOG(kDebug) << "journal: " << st.message();
-    }
-  } else if (!journal_ok_) {
-    journal_ok_ = true;
-    BLOG(kWarning)
-        << "journal writable again after "
-        << std::chrono::duration_cast<std::chrono::seconds>(now - journal_down_since_).count()
-        << " s: migrations may start again";
-    if (env_.observer) env_.observer->OnJournalHealth(true);
+  auto keep = [&](Status st) {
+    if (keep_if_unwritten) Keep(std::move(record), wall);
+    return st;
+  };
+  if (!journal_ok_ && now < journal_retry_at_) {
+    return keep(Status::Unavailable(
+        "the journal is not writable (retried every " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::seconds>(options_.journal_retry).count()) +
+        " s)"));
   }
+  // What could not be written before goes first: the journal keeps the order of events.
+  if (!unwritten_.empty() && !FlushUnwritten()) {
+    return keep(Status::Unavailable("the journal is not writable"));
+  }
+  Status st = env_.journal->Append(record, wall);
+  if (!st.ok()) {
+    JournalDown(st);
+    return keep(st);
+  }
+  JournalUp(true);
   return st;
+}
+
+void Controller::Keep(nlohmann::json record, WallTime at) {
+  // Outcomes, cooldowns' evidence and admin actions must reach the journal eventually (a
+  // restart reads them); bounded, so a journal down for days cannot exhaust memory.
+  if (unwritten_.size() >= kMaxUnwritten) {
+    unwritten_.pop_front();
+    ++unwritten_dropped_;
+  }
+  unwritten_.emplace_back(std::move(record), at);
+}
+
+bool Controller::FlushUnwritten() {
+  while (!unwritten_.empty()) {
+    Status st = env_.journal->Append(unwritten_.front().first, unwritten_.front().second);
+    if (!st.ok()) {
+      JournalDown(st);
+      return false;
+    }
+    unwritten_.pop_front();
+  }
+  if (unwritten_dropped_ > 0) {
+    BLOG(kError) << "journal: " << unwritten_dropped_
+                 << " records were lost while it could not be written (at most " << kMaxUnwritten
+                 << " are kept)";
+    (void)env_.journal->Append({{"event", "journal_records_lost"}, {"count", unwritten_dropped_}},
+                               env_.clock->Wall());
+    unwritten_dropped_ = 0;
+  }
+  JournalUp(true);
+  return true;
+}
+
+void Controller::JournalDown(const Status& st) {
+  const SteadyTime now = env_.clock->Steady();
+  journal_retry_at_ = now + options_.journal_retry;
+  if (!journal_ok_) {
+    BLOG(kDebug) << "journal: " << st.message();
+    return;
+  }
+  journal_ok_ = false;
+  journal_down_since_ = now;
+  BLOG(kError) << "journal: " << st.message()
+               << ": NO MIGRATION STARTS until the journal can be written again "
+                  "(planning goes on, recommend only; records are kept and written then)";
+  if (env_.observer) env_.observer->OnJournalHealth(false);
+}
+
+void Controller::JournalUp(bool write_resumed) {
+  if (journal_ok_) return;
+  journal_ok_ = true;
+  const SteadyTime now = env_.clock->Steady();
+  BLOG(kWarning)
+      << "journal writable again after "
+      << std::chrono::duration_cast<std::chrono::seconds>(now - journal_down_since_).count()
+      << " s: migrations may start again";
+  if (env_.observer) env_.observer->OnJournalHealth(true);
+  if (!write_resumed) return;
+  (void)env_.journal->Append(ResumedRecord(now), env_.clock->Wall());
+}
+
+nlohmann::json Controller::ResumedRecord(SteadyTime now) const {
+  return {
+      {"event", "journal_resumed"},
+      {"down_ms",
+       std::chrono::duration_cast<std::chrono::milliseconds>(now - journal_down_since_).count()}};
 }
 
 void Controller::RetryJournal(SteadyTime now) {
   if (journal_ok_ || now < journal_retry_at_) return;
-  (void)Record(
-      {{"event", "journal_resumed"},
-       {"down_ms",
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - journal_down_since_).count()}});
+  if (!unwritten_.empty()) {
+    (void)FlushUnwritten();
+    return;
+  }
+  // Nothing waits to be written: the journal_resumed record is the probe.
+  Status st = env_.journal->Append(ResumedRecord(now), env_.clock->Wall());
+  if (st.ok()) {
+    JournalUp(/*write_resumed=*/false);
+  } else {
+    JournalDown(st);
+  }
 }
 
 void Controller::RetireSilentHosts(SteadyTime now) {
@@ -295,7 +371,25 @@ void Controller::OnActiveJobs(const std::string& host, const Result<std::vector<
 }
 
 void Controller::WatchExternal() {
+  const SteadyTime now = env_.clock->Steady();
   for (auto& [uuid, m] : external_) {
+    if (m.since == SteadyTime{}) m.since = now;
+    if (!m.overdue && !m.id.empty() && now - m.since > options_.reconcile_wait) {
+      // Its hosts do not say where the VM is: plan the rest of the cluster. The VM stays in
+      // flight (never moved) until an answer comes.
+      m.overdue = true;
+      BLOG(kWarning)
+          << "migration " << m.id << " of " << m.vm_name << " (from " << m.from << " to " << m.to
+          << ") not resolved within "
+          << std::chrono::duration_cast<std::chrono::seconds>(options_.reconcile_wait).count()
+          << " s: planning the rest; " << m.vm_name << " is not moved until libvirt "
+          << "says where it runs";
+      (void)Record({{"event", "reconcile_timeout"}, {"vm", m.vm_name}, {"id", m.id}});
+    }
+    // A question unanswered for reconcile_wait is taken as lost (a hung libvirt call).
+    if (probes_outstanding_.count(uuid) != 0 && now - m.asked > options_.reconcile_wait) {
+      probes_outstanding_.erase(uuid);
+    }
     if (m.from_uri.empty()) {
       if (const HostView* h = model_.host(m.from)) m.from_uri = h->identity.libvirt_uri;
     }
@@ -303,7 +397,9 @@ void Controller::WatchExternal() {
       if (const HostView* h = model_.host(m.to)) m.to_uri = h->identity.libvirt_uri;
     }
     if (m.from_uri.empty() || probes_outstanding_.count(uuid) != 0) continue;
+    if (m.asked != SteadyTime{} && now - m.asked < options_.query_retry) continue;
     probes_outstanding_.insert(uuid);
+    m.asked = now;
     env_.hypervisor->AskWhereIs({m.vm_uuid, m.from, m.to, m.from_uri, m.to_uri});
   }
 }
@@ -337,7 +433,8 @@ void Controller::OnVmProbe(const std::string& vm_uuid, const VmProbe& p) {
 
 bool Controller::Reconciled() const {
   for (const auto& [uuid, m] : external_) {
-    if (!m.id.empty()) return false;  // ours from a previous run: wait for the outcome
+    // Ours from a previous run: wait for the outcome, at most reconcile_wait.
+    if (!m.id.empty() && !m.overdue) return false;
   }
   for (const auto& [name, h] : model_.hosts()) {
     if (!h.stale && reconciled_hosts_.count(name) == 0 && left_out_.count(name) == 0) {
@@ -501,7 +598,7 @@ Status Controller::Launch(const MigrationRequest& req, nlohmann::json j, const c
   j["to"] = req.to_host;
   j["from_uri"] = req.from_uri;
   j["to_uri"] = req.to_uri;
-  if (Status st = Record(j); !st.ok()) {
+  if (Status st = Record(j, /*keep_if_unwritten=*/false); !st.ok()) {
     // Journal first: a move the journal does not know of could be repeated or forgotten
     // after a crash.
     BLOG(kError) << "not starting the migration of " << req.vm_name << " from " << req.from_host

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -74,6 +75,11 @@ struct ExternalMigration {
   std::string to;  // may be empty when only the source is known
   std::string from_uri;
   std::string to_uri;
+  // Bookkeeping: when the controller began to watch it, when it last asked where the VM is,
+  // and whether it gave up waiting for an answer before planning (reconcile_wait).
+  SteadyTime since{};
+  SteadyTime asked{};
+  bool overdue = false;
 };
 
 // The result of a manual move request (ballastctl migrate).
@@ -117,7 +123,8 @@ class Controller {
   ManualMoveResult StartManualMove(const std::string& vm_uuid, const std::string& to_host,
                                    bool force, const std::string& admin);
 
-  // Journals a record (logs when the journal cannot take it). For the driver's own events
+  // Journals a record. When the journal cannot take it, it is kept and written (in order)
+  // once the journal can; the error is returned all the same. For the driver's own events
   // (start, stop, policy reloads), so that the journal-health logic sees every write.
   Status Record(nlohmann::json record);
 
@@ -177,6 +184,14 @@ class Controller {
   void AfterMove(const std::string& uuid, const std::string& from, const std::string& to);
   void Prune(WallTime now);
   void RetireSilentHosts(SteadyTime now);
+  // --- journal health: while it cannot be written, records wait in `unwritten_` (in order)
+  // and no move starts; a write is retried every journal_retry.
+  Status Record(nlohmann::json record, bool keep_if_unwritten);
+  void Keep(nlohmann::json record, WallTime at);
+  bool FlushUnwritten();
+  void JournalDown(const Status& st);
+  void JournalUp(bool write_resumed);
+  nlohmann::json ResumedRecord(SteadyTime now) const;
   void RetryJournal(SteadyTime now);
   void SaveState();
   long long NowMs() const;
@@ -207,7 +222,10 @@ class Controller {
   std::uint64_t plans_ = 0;
   bool said_reconciling_ = false;
   std::uint64_t next_id_ = 1;
+  static constexpr std::size_t kMaxUnwritten = 10000;
   bool journal_ok_ = true;
+  std::deque<std::pair<nlohmann::json, WallTime>> unwritten_;
+  std::uint64_t unwritten_dropped_ = 0;
   SteadyTime journal_down_since_{};
   SteadyTime journal_retry_at_{};
 };
