@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -24,7 +25,8 @@ struct Migration {
   double start = 0;
   double end = 0;
   MigrationRequest request;
-  bool fails = false;  // injected: the VM stays on its source
+  bool fails = false;    // injected: the VM stays on its source
+  bool aborted = false;  // ... after a timeout
 };
 
 struct VmRun {
@@ -33,6 +35,7 @@ struct VmRun {
   bool migrating = false;
   double demand = 0;
   std::uint64_t cpu_ns = 0;                  // cumulative, as a collector reports it
+  double last_moved = -1e18;                 // end of its last successful migration
   std::vector<std::pair<int, double>> left;  // (host, when it left), last hour or so
 };
 
@@ -68,10 +71,17 @@ class SimClock final : public controller::Clock {
   double t_ = 0;
 };
 
-// The simulated hypervisors: no migration job runs anywhere but the simulator's; questions
-// are answered after the controller's step (never from inside it).
+// The simulated hypervisors. Questions are answered after the controller's step (never from
+// inside it), from the simulator's world; with faults, some answers are errors and some never
+// come.
 class SimHypervisor final : public controller::HypervisorQueries {
  public:
+  std::function<std::vector<ActiveJob>(const std::string& host)> jobs_on;
+  std::function<controller::VmProbe(const std::string& vm_uuid)> where_is;
+  std::function<int()> fault;  // 0 answer, 1 error, 2 hang (null: always answer)
+  long errors = 0;
+  long hangs = 0;
+
   void AskActiveJobs(const std::string& host, const std::string&) override {
     hosts_.push_back(host);
   }
@@ -80,13 +90,39 @@ class SimHypervisor final : public controller::HypervisorQueries {
   }
   void Deliver(controller::Controller& c) {
     for (const std::string& h : std::exchange(hosts_, {})) {
-      c.OnActiveJobs(h, std::vector<ActiveJob>{});
+      const int f = fault ? fault() : 0;
+      if (f == 2) {
+        ++hangs;
+        continue;
+      }
+      if (f == 1) {
+        ++errors;
+        c.OnActiveJobs(h, Status::Unavailable("cannot connect to sim://" + h + " (injected)"));
+        continue;
+      }
+      c.OnActiveJobs(h, jobs_on ? jobs_on(h) : std::vector<ActiveJob>{});
     }
     for (const std::string& v : std::exchange(probes_, {})) {
+      const int f = fault ? fault() : 0;
+      if (f == 2) {
+        ++hangs;
+        continue;
+      }
       controller::VmProbe p;
-      p.answered = true;
+      if (f == 1) {
+        ++errors;
+      } else if (where_is) {
+        p = where_is(v);
+      } else {
+        p.answered = true;
+      }
       c.OnVmProbe(v, p);
     }
+  }
+  // A restarted controller asked nothing yet.
+  void Forget() {
+    hosts_.clear();
+    probes_.clear();
   }
 
  private:
@@ -94,16 +130,29 @@ class SimHypervisor final : public controller::HypervisorQueries {
   std::vector<std::string> probes_;
 };
 
-// The journal of a simulation: counted, not kept (a day writes tens of thousands of records).
-class CountingJournal final : public controller::DecisionJournal {
+// The journal of a simulation: counted, and kept when a restart must read it back; `down`
+// makes every write fail (a full disk).
+class SimJournal final : public controller::DecisionJournal {
  public:
-  Status Append(nlohmann::json, controller::WallTime) override {
+  explicit SimJournal(bool keep) : keep_(keep) {}
+  Status Append(nlohmann::json record, controller::WallTime) override {
+    if (down) {
+      ++failed;
+      return Status::Unavailable("no space left on device (injected)");
+    }
     ++records_;
+    last_accepted = record;
+    if (keep_) kept.push_back(std::move(record));
     return Status::Ok();
   }
   long records() const { return records_; }
+  bool down = false;
+  long failed = 0;
+  nlohmann::json last_accepted;
+  std::vector<nlohmann::json> kept;
 
  private:
+  bool keep_;
   long records_ = 0;
 };
 
@@ -152,7 +201,10 @@ class Simulator final : private controller::Actuator, private controller::Observ
       if (o_.drop_idle_vms) DropIdle(t);
       ReadDemand(t);
       started_ = 0;
+      step_ = k;
+      if (policy_ && o_.faults.enabled) InjectFaults(t);
       if (policy_) Decide(t, k == 0);
+      if (policy_ && o_.faults.enabled) CheckStep(t);
       stddev_sum += Account(t, dt, started_) * dt;
     }
     for (std::size_t h = 0; h < by_type_.size(); ++h) {
@@ -167,6 +219,11 @@ class Simulator final : private controller::Actuator, private controller::Observ
     res_.mean_load_stddev = w_.duration_seconds > 0 ? stddev_sum / w_.duration_seconds : 0;
     res_.mean_active_hosts = res_.active_host_hours / std::max(res_.duration_hours, 1e-9);
     res_.journal_records = journal_.records();
+    if (o_.faults.enabled) {
+      res_.faults.journal_failed_writes = journal_.failed;
+      res_.faults.query_errors = hypervisor_.errors;
+      res_.faults.query_hangs = hypervisor_.hangs;
+    }
     return std::move(res_);
   }
 
@@ -248,9 +305,10 @@ class Simulator final : private controller::Actuator, private controller::Observ
     co.startup_grace = std::chrono::nanoseconds(0);
     // A switched-off host is powered down, not gone: it is never retired.
     co.retire_after = std::chrono::nanoseconds(0);
-    controller::Env env{&clock_, this, &hypervisor_, &journal_, &state_, this};
-    controller_ = std::make_unique<controller::Controller>(co, env, std::move(p));
-    controller_->Start({});
+    policy_run_ = std::move(p);
+    co_ = co;
+    NewController();
+    if (o_.faults.enabled) PlanFaults();
 
     samples_.resize(w_.hosts.size());
     for (std::size_t h = 0; h < w_.hosts.size(); ++h) {
@@ -300,6 +358,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
       HostRun& hr = hosts_[h];
       hr.cpu_busy_ns += Ns((hr.demand + overhead[h]) * o_.step_seconds);
       if (!first && !o_.off_hosts_available && !IsOn(h, t)) continue;
+      if (silent_until_.size() == hosts_.size() && silent_until_[h] > t) continue;  // injected
       HostSample& s = samples_[h];
       // The collector's sequence counts the steps, also those a switched-off host did not
       // report: its sampling interval stays one step (the model's staleness needs that).
@@ -339,6 +398,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
     if (planned_) {
       res_.plan_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      last_plan_t_ = t;
     }
     hypervisor_.Deliver(*controller_);
     if (planned_) WakeForHotspots(t);
@@ -363,6 +423,196 @@ class Simulator final : private controller::Actuator, private controller::Observ
     const std::size_t n = static_cast<std::size_t>(std::min(hot_left, o_.wake_per_round));
     for (std::size_t i = 0; i < off.size() && i < n; ++i) {
       hosts_[off[i]].awake_until = t + o_.idle_off_seconds;
+    }
+  }
+
+  // --- restarts and the fault-injection day ------------------------------------------------
+
+  void NewController() {
+    controller::Env env{&clock_, this, &hypervisor_, &journal_, &state_, this};
+    controller_ = std::make_unique<controller::Controller>(co_, env, policy_run_);
+    // A restart reads what the previous run journaled (the first start: nothing).
+    controller_->Start(journal_.kept);
+  }
+
+  double Uniform() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+
+  struct Window {
+    double start = 0;
+    double end = 0;
+    int host = -1;
+  };
+
+  void PlanFaults() {
+    const FaultOptions& f = o_.faults;
+    const double day = w_.duration_seconds;
+    auto window = [&](double min_len, double max_len) {
+      Window w;
+      w.start = Uniform() * day * 0.9;
+      w.end = w.start + min_len + Uniform() * (max_len - min_len);
+      return w;
+    };
+    for (int i = 0; i < f.journal_outages; ++i) outages_.push_back(window(120, 600));
+    for (int i = 0; i < f.pauses; ++i) pauses_.push_back(window(1800, 1800));
+    for (int i = 0; i < f.drains; ++i) {
+      Window w = window(3600, 3600);
+      w.host = static_cast<int>(Uniform() * static_cast<double>(hosts_.size()));
+      drains_.push_back(w);
+    }
+    // A crash during a journal outage loses what the journal could not take (the cooldowns
+    // of moves that finished meanwhile): restarts are placed outside outages and their
+    // cooldowns, where the journal holds everything a restart needs.
+    const double cooldown = std::chrono::duration<double>(policy_run_->limits.vm_cooldown).count();
+    for (int i = 0; i < f.restarts; ++i) {
+      for (int tries = 0; tries < 100; ++tries) {
+        const double at = Uniform() * day * 0.9;
+        bool clash = false;
+        for (const Window& o : outages_) clash |= at >= o.start && at <= o.end + cooldown;
+        if (clash) continue;
+        restarts_.push_back(at);
+        break;
+      }
+    }
+    silent_until_.assign(hosts_.size(), -1);
+    hypervisor_.fault = [this] {
+      const double u = Uniform();
+      if (u < o_.faults.query_hang) return 2;
+      if (u < o_.faults.query_hang + o_.faults.query_error) return 1;
+      return 0;
+    };
+    hypervisor_.jobs_on = [this](const std::string& host) {
+      std::vector<ActiveJob> jobs;
+      for (const Migration& m : in_flight_) {
+        if (w_.hosts[static_cast<std::size_t>(m.from)].name == host) {
+          jobs.push_back({m.request.vm_uuid, m.request.vm_name});
+        }
+      }
+      return jobs;
+    };
+    hypervisor_.where_is = [this](const std::string& uuid) {
+      controller::VmProbe p;
+      p.answered = true;
+      auto vi = vm_index_.find(uuid);
+      if (vi == vm_index_.end()) return p;
+      const VmRun& vm = vms_[static_cast<std::size_t>(vi->second)];
+      p.job_running = vm.migrating;
+      if (vm.alive) p.where = w_.hosts[static_cast<std::size_t>(vm.host)].name;
+      return p;
+    };
+  }
+
+  static bool In(const Window& w, double t) { return t >= w.start && t < w.end; }
+
+  void InjectFaults(double t) {
+    FaultReport& r = res_.faults;
+    bool down = false;
+    for (const Window& o : outages_) {
+      if (In(o, t) && !In(o, t - o_.step_seconds)) ++r.journal_outages;
+      down |= In(o, t);
+    }
+    journal_.down = down;
+    for (const Window& p : pauses_) {
+      if (In(p, t) && !In(p, t - o_.step_seconds)) {
+        ++r.pauses;
+        controller_->SetPaused(true, "fault day", "sim");
+      }
+      if (!In(p, t) && In(p, t - o_.step_seconds)) controller_->SetPaused(false, "", "sim");
+    }
+    for (const Window& d : drains_) {
+      const std::string& name = w_.hosts[static_cast<std::size_t>(d.host)].name;
+      if (In(d, t) && !In(d, t - o_.step_seconds)) {
+        ++r.drains;
+        (void)controller_->SetMaintenance(name, true, "sim");
+      }
+      if (!In(d, t) && In(d, t - o_.step_seconds)) {
+        (void)controller_->SetMaintenance(name, false, "sim");
+      }
+    }
+    for (double at : restarts_) {
+      if (at >= t && at < t + o_.step_seconds) {
+        ++r.restarts;
+        hypervisor_.Forget();
+        NewController();  // outcomes of its predecessor's moves are now only in libvirt
+        last_plan_t_ = t;
+      }
+    }
+    // Hosts go silent (a collector or its network down) and come back.
+    const double p = o_.faults.host_silences_per_hour * o_.step_seconds / 3600;
+    if (Uniform() < p) {
+      std::vector<std::size_t> on;
+      for (std::size_t h = 0; h < hosts_.size(); ++h) {
+        if (IsOn(h, t) && silent_until_[h] <= t) on.push_back(h);
+      }
+      if (!on.empty()) {
+        const std::size_t h =
+            on[static_cast<std::size_t>(Uniform() * static_cast<double>(on.size()))];
+        silent_until_[h] = t + o_.step_seconds * (2 + std::floor(Uniform() * 14));
+        ++r.host_silences;
+      }
+    }
+  }
+
+  void Violation(double t, const std::string& what) {
+    FaultReport& r = res_.faults;
+    ++r.violation_count;
+    if (r.violations.size() >= 20) return;
+    r.violations.push_back("seed " + std::to_string(o_.seed) + ", step " + std::to_string(step_) +
+                           " (t=" + std::to_string(static_cast<long>(t)) + " s): " + what);
+  }
+
+  // At every start: the promises a move must keep.
+  void CheckStart(const MigrationRequest& req, int v, int to, double t) {
+    ++res_.faults.starts_checked;
+    const VmRun& vm = vms_[static_cast<std::size_t>(v)];
+    const std::string what = req.vm_name + " " + req.from_host + " -> " + req.to_host + ": ";
+    if (vm.migrating) Violation(t, what + "the VM is already in a migration");
+    const double cooldown = std::chrono::duration<double>(policy_run_->limits.vm_cooldown).count();
+    if (t - vm.last_moved < cooldown) {
+      Violation(t, what + "moved " + std::to_string(static_cast<long>(t - vm.last_moved)) +
+                       " s after its last move, within vm_cooldown");
+    }
+    for (const Window& p : pauses_) {
+      if (In(p, t)) Violation(t, what + "started while automation is paused");
+    }
+    for (const Window& d : drains_) {
+      if (In(d, t) && d.host == to) Violation(t, what + "onto a host in maintenance");
+    }
+    const HostView* target = controller_->model().host(req.to_host);
+    if (target == nullptr || target->stale) Violation(t, what + "onto a stale or unknown host");
+    if (controller_->left_out().count(req.to_host) != 0) {
+      Violation(t, what + "onto a host left out of planning");
+    }
+    const nlohmann::json& last = journal_.last_accepted;
+    if (journal_.down || last.value("event", "") != "migration_started" ||
+        last.value("id", "") != req.id) {
+      Violation(t, what + "started without its durable migration_started record");
+    }
+  }
+
+  // After every step: planning not blocked, memory bounded by the cluster.
+  void CheckStep(double t) {
+    FaultReport& r = res_.faults;
+    ++r.steps_checked;
+    const double gap = t - last_plan_t_;
+    r.max_plan_gap_seconds = std::max(r.max_plan_gap_seconds, gap);
+    const double bound =
+        std::chrono::duration<double>(policy_run_->interval).count() + 3 * o_.step_seconds;
+    if (gap > bound && !gap_reported_) {
+      Violation(t, "no plan for " + std::to_string(static_cast<long>(gap)) + " s (bound " +
+                       std::to_string(static_cast<long>(bound)) + " s)");
+      gap_reported_ = true;
+    }
+    if (gap <= bound) gap_reported_ = false;
+    const ClusterModel& m = controller_->model();
+    if (m.hosts().size() > hosts_.size() || m.vms().size() > vms_.size() ||
+        controller_->in_flight().size() > in_flight_.size() ||
+        controller_->external().size() > vms_.size() ||
+        controller_->recent().size() > 4 * vms_.size()) {
+      Violation(t, "controller state beyond the cluster's size (hosts " +
+                       std::to_string(m.hosts().size()) + ", VMs " +
+                       std::to_string(m.vms().size()) + ", in flight " +
+                       std::to_string(controller_->in_flight().size()) + ", recent " +
+                       std::to_string(controller_->recent().size()) + ")");
     }
   }
 
@@ -422,6 +672,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
       return Status::FailedPrecondition(req.vm_name + " does not run on " + req.from_host);
     }
     const double t = clock_t_;
+    if (o_.faults.enabled) CheckStart(req, v, ti->second, t);
     Migration mig;
     mig.vm = v;
     mig.from = vm.host;
@@ -432,6 +683,21 @@ class Simulator final : private controller::Actuator, private controller::Observ
     mig.request = req;
     mig.fails = o_.migration_failure_rate > 0 &&
                 std::uniform_real_distribution<double>(0, 1)(rng_) < o_.migration_failure_rate;
+    if (o_.faults.enabled) {
+      const double u = Uniform();
+      if (u < o_.faults.migration_failure) {
+        // Breaks part-way: the VM stays on its source.
+        mig.fails = true;
+        mig.end = t + (mig.end - t) * Uniform();
+        ++res_.faults.migration_failures;
+      } else if (u < o_.faults.migration_failure + o_.faults.migration_timeout) {
+        // Hangs until the policy's timeout; the actuator aborts it and the VM stays.
+        mig.fails = true;
+        mig.aborted = true;
+        mig.end = t + std::chrono::duration<double>(policy_run_->migration.timeout).count();
+        ++res_.faults.migration_timeouts;
+      }
+    }
     vm.migrating = true;
     ++hosts_[static_cast<std::size_t>(mig.to)].incoming;
     // Ping-pong: back to a host it left within the window.
@@ -462,8 +728,8 @@ class Simulator final : private controller::Actuator, private controller::Observ
       r.request = it->request;
       r.duration = std::chrono::milliseconds(std::llround((it->end - it->start) * 1000));
       if (it->fails) {
-        r.outcome = MigrationOutcome::kFailed;
-        r.error = "injected failure";
+        r.outcome = it->aborted ? MigrationOutcome::kAborted : MigrationOutcome::kFailed;
+        r.error = it->aborted ? "timed out; aborted (injected)" : "injected failure";
         r.vm_on = w_.hosts[static_cast<std::size_t>(it->from)].name;
         ++res_.failed_migrations;
       } else {
@@ -473,6 +739,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
           ++hosts_[static_cast<std::size_t>(it->to)].vms;
         }
         vm.left.emplace_back(it->from, it->end);
+        vm.last_moved = it->end;
         r.outcome = MigrationOutcome::kSucceeded;
         r.vm_on = w_.hosts[static_cast<std::size_t>(it->to)].name;
       }
@@ -567,12 +834,23 @@ class Simulator final : private controller::Actuator, private controller::Observ
   SimClock clock_;
   double clock_t_ = 0;
   SimHypervisor hypervisor_;
-  CountingJournal journal_;
+  SimJournal journal_{o_.faults.enabled};
   MemoryState state_;
   std::unique_ptr<controller::Controller> controller_;
   std::vector<HostSample> samples_;  // one per host, reused
   bool planned_ = false;
   int started_ = 0;
+  std::shared_ptr<const core::Policy> policy_run_;
+  controller::ControllerOptions co_;
+  // The fault-injection day.
+  long step_ = 0;
+  double last_plan_t_ = 0;
+  bool gap_reported_ = false;
+  std::vector<Window> outages_;
+  std::vector<Window> pauses_;
+  std::vector<Window> drains_;
+  std::vector<double> restarts_;
+  std::vector<double> silent_until_;  // per host; empty without faults
 };
 
 }  // namespace

@@ -30,6 +30,40 @@ enum class Placement {
                 // up to `first_fit_level`; when none has room, round-robin
 };
 
+// Faults injected into a run, all drawn from SimOptions::seed: the fault-injection day
+// (tests/sim/fault_day_test.cc). With faults on, the simulator also checks the controller's
+// promises after every step and at every start (FaultReport::violations).
+struct FaultOptions {
+  bool enabled = false;
+  double migration_failure = 0.05;    // share of migrations that break part-way (VM stays)
+  double migration_timeout = 0.02;    // share that hang until the policy's timeout (aborted)
+  double host_silences_per_hour = 6;  // a host stops reporting for 2-15 steps, then resumes
+  double query_error = 0.15;          // hypervisor questions answered with an error
+  double query_hang = 0.03;           // ... never answered
+  int journal_outages = 3;            // windows of 2-10 minutes in which every write fails
+  int restarts = 2;                   // the controller restarted from its journal and state
+  int pauses = 1;                     // an admin pauses automation for 30 minutes
+  int drains = 1;                     // an admin drains a host for an hour
+};
+
+struct FaultReport {
+  long migration_failures = 0;
+  long migration_timeouts = 0;
+  long host_silences = 0;
+  long query_errors = 0;
+  long query_hangs = 0;
+  long journal_outages = 0;
+  long journal_failed_writes = 0;
+  long restarts = 0;
+  long pauses = 0;
+  long drains = 0;
+  long starts_checked = 0;
+  long steps_checked = 0;
+  double max_plan_gap_seconds = 0;
+  long violation_count = 0;
+  std::vector<std::string> violations;  // "seed S, step K (t=T s): what", the first 20
+};
+
 struct SimOptions {
   double step_seconds = 60;          // accounting and sampling step
   double plan_interval_seconds = 0;  // 0: the policy's interval (rounded up to a step)
@@ -62,6 +96,7 @@ struct SimOptions {
   // Share of migrations that fail (the VM stays on its source), drawn from `seed`.
   double migration_failure_rate = 0;
   std::uint64_t seed = 1;
+  FaultOptions faults;
 };
 
 struct MoveRecord {
@@ -94,6 +129,7 @@ struct SimResult {
   long drain_migrations = 0;
   long failed_migrations = 0;  // injected (migration_failure_rate)
   long journal_records = 0;    // what the controller journaled
+  FaultReport faults;          // with SimOptions::faults.enabled
   double migrated_gb = 0;
   double overload_host_hours = 0;  // demand > 100 % of capacity
   double busy_host_hours = 0;      // demand > 90 %
