@@ -78,7 +78,8 @@ class SimHypervisor final : public controller::HypervisorQueries {
  public:
   std::function<std::vector<ActiveJob>(const std::string& host)> jobs_on;
   std::function<controller::VmProbe(const std::string& vm_uuid)> where_is;
-  std::function<int()> fault;  // 0 answer, 1 error, 2 hang (null: always answer)
+  // 0 answer, 1 error, 2 hang (null: always answer), for a question to `host`.
+  std::function<int(const std::string& host)> fault;
   long errors = 0;
   long hangs = 0;
 
@@ -86,11 +87,11 @@ class SimHypervisor final : public controller::HypervisorQueries {
     hosts_.push_back(host);
   }
   void AskWhereIs(const controller::VmProbeRequest& probe) override {
-    probes_.push_back(probe.vm_uuid);
+    probes_.emplace_back(probe.vm_uuid, probe.from);  // asked of the migration's source
   }
   void Deliver(controller::Controller& c) {
     for (const std::string& h : std::exchange(hosts_, {})) {
-      const int f = fault ? fault() : 0;
+      const int f = fault ? fault(h) : 0;
       if (f == 2) {
         ++hangs;
         continue;
@@ -102,8 +103,8 @@ class SimHypervisor final : public controller::HypervisorQueries {
       }
       c.OnActiveJobs(h, jobs_on ? jobs_on(h) : std::vector<ActiveJob>{});
     }
-    for (const std::string& v : std::exchange(probes_, {})) {
-      const int f = fault ? fault() : 0;
+    for (const auto& [v, from] : std::exchange(probes_, {})) {
+      const int f = fault ? fault(from) : 0;
       if (f == 2) {
         ++hangs;
         continue;
@@ -127,7 +128,7 @@ class SimHypervisor final : public controller::HypervisorQueries {
 
  private:
   std::vector<std::string> hosts_;
-  std::vector<std::string> probes_;
+  std::vector<std::pair<std::string, std::string>> probes_;  // (VM UUID, source host)
 };
 
 // The journal of a simulation: counted, and kept when a restart must read it back; `down`
@@ -204,6 +205,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
       step_ = k;
       if (policy_ && o_.faults.enabled) InjectFaults(t);
       if (policy_) Decide(t, k == 0);
+      if (policy_ && o_.faults.enabled) RestartIfDue(t);
       if (policy_ && o_.faults.enabled) CheckStep(t);
       stddev_sum += Account(t, dt, started_) * dt;
     }
@@ -454,11 +456,8 @@ class Simulator final : private controller::Actuator, private controller::Observ
     };
     for (int i = 0; i < f.journal_outages; ++i) outages_.push_back(window(120, 600));
     for (int i = 0; i < f.pauses; ++i) pauses_.push_back(window(1800, 1800));
-    for (int i = 0; i < f.drains; ++i) {
-      Window w = window(3600, 3600);
-      w.host = static_cast<int>(Uniform() * static_cast<double>(hosts_.size()));
-      drains_.push_back(w);
-    }
+    for (int i = 0; i < f.drains; ++i) drains_.push_back(window(3600, 3600));  // host: at start
+    for (int i = 0; i < f.libvirt_outages; ++i) libvirt_down_.push_back(window(1800, 1800));
     // A crash during a journal outage loses what the journal could not take (the cooldowns
     // of moves that finished meanwhile): restarts are placed outside outages and their
     // cooldowns, where the journal holds everything a restart needs.
@@ -474,7 +473,13 @@ class Simulator final : private controller::Actuator, private controller::Observ
       }
     }
     silent_until_.assign(hosts_.size(), -1);
-    hypervisor_.fault = [this] {
+    hypervisor_.fault = [this](const std::string& who) {
+      // A host whose libvirt is down answers every question with an error.
+      int host = -1;
+      if (auto hi = host_index_.find(who); hi != host_index_.end()) host = hi->second;
+      for (const Window& l : libvirt_down_) {
+        if (In(l, clock_t_) && l.host == host && host >= 0) return 1;
+      }
       const double u = Uniform();
       if (u < o_.faults.query_hang) return 2;
       if (u < o_.faults.query_hang + o_.faults.query_error) return 1;
@@ -501,6 +506,14 @@ class Simulator final : private controller::Actuator, private controller::Observ
     };
   }
 
+  int FullestHost() const {
+    int best = 0;
+    for (std::size_t h = 1; h < hosts_.size(); ++h) {
+      if (hosts_[h].vms > hosts_[static_cast<std::size_t>(best)].vms) best = static_cast<int>(h);
+    }
+    return best;
+  }
+
   static bool In(const Window& w, double t) { return t >= w.start && t < w.end; }
 
   void InjectFaults(double t) {
@@ -518,22 +531,26 @@ class Simulator final : private controller::Actuator, private controller::Observ
       }
       if (!In(p, t) && In(p, t - o_.step_seconds)) controller_->SetPaused(false, "", "sim");
     }
-    for (const Window& d : drains_) {
-      const std::string& name = w_.hosts[static_cast<std::size_t>(d.host)].name;
+    for (Window& d : drains_) {
       if (In(d, t) && !In(d, t - o_.step_seconds)) {
+        // The fullest host: the one the consolidation most wants to fill.
+        const int best = FullestHost();
+        d.host = best;
         ++r.drains;
-        (void)controller_->SetMaintenance(name, true, "sim");
+        (void)controller_->SetMaintenance(w_.hosts[static_cast<std::size_t>(best)].name, true,
+                                          "sim");
       }
-      if (!In(d, t) && In(d, t - o_.step_seconds)) {
-        (void)controller_->SetMaintenance(name, false, "sim");
+      if (d.host >= 0 && !In(d, t) && In(d, t - o_.step_seconds)) {
+        (void)controller_->SetMaintenance(w_.hosts[static_cast<std::size_t>(d.host)].name, false,
+                                          "sim");
       }
     }
-    for (double at : restarts_) {
-      if (at >= t && at < t + o_.step_seconds) {
-        ++r.restarts;
-        hypervisor_.Forget();
-        NewController();  // outcomes of its predecessor's moves are now only in libvirt
-        last_plan_t_ = t;
+    for (Window& l : libvirt_down_) {
+      if (l.host < 0 && In(l, t)) {
+        // The source of a migration under way if there is one (its outcome must then be found
+        // without that host), else any host that is on.
+        l.host = in_flight_.empty() ? FullestHost() : in_flight_.front().from;
+        ++r.libvirt_outages;
       }
     }
     // Hosts go silent (a collector or its network down) and come back.
@@ -548,6 +565,33 @@ class Simulator final : private controller::Actuator, private controller::Observ
             on[static_cast<std::size_t>(Uniform() * static_cast<double>(on.size()))];
         silent_until_[h] = t + o_.step_seconds * (2 + std::floor(Uniform() * 14));
         ++r.host_silences;
+      }
+    }
+  }
+
+  // After the step's decisions, when the moves it started are under way: a crash then
+  // leaves migrations the next controller finds only in its journal.
+  void RestartIfDue(double t) {
+    FaultReport& r = res_.faults;
+    for (double& at : restarts_) {
+      // A restart is most telling with migrations under way: it waits for one (30 steps).
+      if (at >= t && at < t + o_.step_seconds && in_flight_.empty() && restart_waits_++ < 30) {
+        at += o_.step_seconds;
+        continue;
+      }
+      if (at >= t && at < t + o_.step_seconds) {
+        restart_waits_ = 0;
+        // Where a migration is under way, its source's libvirt goes down with the restart:
+        // the new controller finds the move in its journal and cannot ask that host.
+        if (!in_flight_.empty()) {
+          Window l{t, t + 1800, in_flight_.front().from};
+          libvirt_down_.push_back(l);
+          ++r.libvirt_outages;
+        }
+        ++r.restarts;
+        hypervisor_.Forget();
+        NewController();  // outcomes of its predecessor's moves are now only in libvirt
+        last_plan_t_ = t;
       }
     }
   }
@@ -666,13 +710,15 @@ class Simulator final : private controller::Actuator, private controller::Observ
     }
     const int v = vi->second;
     VmRun& vm = vms_[static_cast<std::size_t>(v)];
+    // The promises are checked before the world refuses (libvirt would refuse a second job
+    // on a domain too, but the controller must never ask).
+    if (o_.faults.enabled) CheckStart(req, v, ti->second, clock_t_);
     if (!vm.alive) return Status::NotFound("domain not found: " + req.vm_name);
     if (vm.migrating) return Status::FailedPrecondition("a migration job is already running");
     if (vm.host != fi->second || ti->second == vm.host) {
       return Status::FailedPrecondition(req.vm_name + " does not run on " + req.from_host);
     }
     const double t = clock_t_;
-    if (o_.faults.enabled) CheckStart(req, v, ti->second, t);
     Migration mig;
     mig.vm = v;
     mig.from = vm.host;
@@ -849,7 +895,9 @@ class Simulator final : private controller::Actuator, private controller::Observ
   std::vector<Window> outages_;
   std::vector<Window> pauses_;
   std::vector<Window> drains_;
+  std::vector<Window> libvirt_down_;
   std::vector<double> restarts_;
+  int restart_waits_ = 0;
   std::vector<double> silent_until_;  // per host; empty without faults
 };
 

@@ -43,7 +43,8 @@ struct FaultOptions {
   int journal_outages = 3;            // windows of 2-10 minutes in which every write fails
   int restarts = 2;                   // the controller restarted from its journal and state
   int pauses = 1;                     // an admin pauses automation for 30 minutes
-  int drains = 1;                     // an admin drains a host for an hour
+  int drains = 1;                     // an admin drains the fullest host for an hour
+  int libvirt_outages = 2;            // a host's libvirt fails every question for 30 minutes
 };
 
 struct FaultReport {
@@ -57,6 +58,7 @@ struct FaultReport {
   long restarts = 0;
   long pauses = 0;
   long drains = 0;
+  long libvirt_outages = 0;
   long starts_checked = 0;
   long steps_checked = 0;
   double max_plan_gap_seconds = 0;

@@ -48,7 +48,7 @@ TEST(FaultDay, TheControllerKeepsItsPromisesThroughADayOfFaults) {
             << f.query_errors << " hypervisor errors, " << f.query_hangs << " hung questions, "
             << f.journal_outages << " journal outages (" << f.journal_failed_writes
             << " failed writes), " << f.restarts << " restarts, " << f.pauses << " pauses, "
-            << f.drains << " drains\n"
+            << f.drains << " drains, " << f.libvirt_outages << " libvirt outages\n"
             << "  longest time without a plan: " << f.max_plan_gap_seconds << " s; "
             << f.violation_count << " violations\n";
   for (const std::string& v : f.violations) std::cout << "  VIOLATION " << v << "\n";
@@ -64,6 +64,7 @@ TEST(FaultDay, TheControllerKeepsItsPromisesThroughADayOfFaults) {
   EXPECT_EQ(f.restarts, o.faults.restarts);
   EXPECT_EQ(f.pauses, o.faults.pauses);
   EXPECT_EQ(f.drains, o.faults.drains);
+  EXPECT_GE(f.libvirt_outages, o.faults.libvirt_outages);
 }
 
 }  // namespace
