@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end (g): the policy file edited while the balancer runs. Host a runs at about 80%
 # (2 x 40%; duty-cycle guests jitter a few points) under a hot mark of 95%: nothing moves. A broken edit is reported precisely and
-# the old policy stays in force; a valid edit lowering the mark to 75% takes effect without
+# the old policy stays in force; a valid edit lowering the mark to 65% takes effect without
 # a restart and relieves a with a real migration.
 #   policy_reload_test.sh BIN_DIR
 source "$(dirname "$0")/e2e_preamble.sh"
@@ -30,10 +30,12 @@ grep -q "keeping policy 'e2e' generation 1" "$LAB/balancer.log"
 sleep 5
 [[ $(harness_journal_count migration_started) -eq 0 ]] || { echo "the broken policy took effect"; exit 1; }
 
-echo "--- a valid edit: hot mark 75%"
-sed 's/hot: 0.85, relieved: 0.70/hot: 0.75, relieved: 0.50/' "$E2E_DIR/hotspot_policy.yaml" >"$LAB/policy.yaml"
-lab_wait 15 "the new policy" harness_status 's["policy"]["generation"] == 2 and s["policy"]["cpu_hot"] == 0.75'
+echo "--- a valid edit: hot mark 65%"
+# 15 points below the guests' 80 %: a 75 % mark (5 points) failed once in CI while a build
+# ran beside it (busy duty-cycle guests read low).
+sed 's/hot: 0.85, relieved: 0.70/hot: 0.65, relieved: 0.45/' "$E2E_DIR/hotspot_policy.yaml" >"$LAB/policy.yaml"
+lab_wait 15 "the new policy" harness_status 's["policy"]["generation"] == 2 and s["policy"]["cpu_hot"] == 0.65'
 moved() { [[ $(harness_journal_count migration_finished) -ge 1 ]]; }
 lab_wait 60 "a relieving migration under the new mark" moved
-lab_wait 30 "a below 75%" harness_status 'hosts["a"]["cpu_utilization"] < 0.75 and not s["in_flight"]'
+lab_wait 30 "a below 65%" harness_status 'hosts["a"]["cpu_utilization"] < 0.65 and not s["in_flight"]'
 echo "PASS policy_reload_test"
