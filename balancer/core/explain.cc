@@ -75,6 +75,8 @@ std::string_view BlockerName(Blocker b) {
       return "cooldown";
     case Blocker::kAffinityGroupTooLarge:
       return "affinity_group_too_large";
+    case Blocker::kRuleConflict:
+      return "rule_conflict";
     case Blocker::kStaleSource:
       return "stale_source";
     case Blocker::kExcludedSource:
@@ -129,6 +131,8 @@ std::string_view BlockerPhrase(Blocker b) {
       return "in cooldown after a recent move";
     case Blocker::kAffinityGroupTooLarge:
       return "in an affinity group too large to move within the caps";
+    case Blocker::kRuleConflict:
+      return "caught between affinity and anti-affinity rules that contradict each other";
     case Blocker::kStaleSource:
       return "its data is stale, so nothing is planned from it";
     case Blocker::kExcludedSource:
@@ -207,6 +211,25 @@ std::string ExplainMove(const Move& m) {
 }
 
 std::string ExplainUnrelieved(const Unrelieved& u) {
+  if (u.conflict) {
+    // Name every VM and group: the admin has to change the policy, and needs to know where.
+    std::string vms;
+    for (std::size_t i = 0; i < u.vms_left.size(); ++i) {
+      if (i > 0) vms += i + 1 == u.vms_left.size() ? " and " : ", ";
+      vms += u.vms_left[i];
+    }
+    std::string groups;
+    const std::vector<std::string>& aff = u.conflict->affinity;
+    for (std::size_t i = 0; i < aff.size(); ++i) {
+      if (i > 0) groups += i + 1 == aff.size() ? " and " : ", ";
+      groups += aff[i];
+    }
+    return "Rules contradict each other: " + vms + " are bound to one host by affinity " +
+           (aff.size() == 1 ? "group " : "groups ") + groups +
+           " and kept apart by anti-affinity group " + u.conflict->anti_affinity +
+           (u.host.empty() ? "" : " (they share " + u.host + ")") +
+           "; none of them is moved until the policy settles it (ballastctl policy check).";
+  }
   const std::string why = WhyNot(u);
   switch (u.strategy) {
     case StrategyKind::kHotspot: {
@@ -257,6 +280,11 @@ std::string FormatPlan(const Plan& plan) {
       for (std::size_t i = 0; i < u.vms_left.size(); ++i) {
         out += (i ? "," : "") + u.vms_left[i];
       }
+    }
+    if (u.conflict) {
+      out += " conflict=";
+      for (const std::string& g : u.conflict->affinity) out += g + "+";
+      out += u.conflict->anti_affinity;
     }
     out += "\n  " + u.explanation + "\n";
   }

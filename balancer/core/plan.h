@@ -23,6 +23,8 @@ enum class Blocker {
   kInFlight,               // a migration of it is under way
   kCooldown,               // moved less than limits.vm_cooldown ago
   kAffinityGroupTooLarge,  // its affinity group cannot move together within the caps
+  kRuleConflict,           // it and another VM are bound together by affinity and kept
+                           // apart by anti-affinity: the rules contradict each other
   // The source host.
   kStaleSource,     // no fresh data: never planned from
   kExcludedSource,  // rules.exclude_hosts
@@ -76,17 +78,30 @@ struct Move {
   std::string explanation;  // one human sentence
 };
 
-// A hotspot left hot, a drain left unfinished, or (balance) an imbalance left as is.
+// Affinity and anti-affinity groups that contradict each other, each as "'name'
+// (rules.affinity[i])": the affinity groups bind the VMs to one host, the anti-affinity
+// group keeps them apart.
+struct RuleConflict {
+  std::vector<std::string> affinity;
+  std::string anti_affinity;
+};
+
+// A hotspot left hot, a drain left unfinished, (balance) an imbalance left as is, or rules
+// that contradict each other (main_blocker kRuleConflict, `conflict` set, `vms_left` the
+// VMs caught in both, `host` the one they share if they share one). A conflict is the
+// policy's, not a strategy's: it is reported once per plan, under the policy's first
+// strategy, whether or not a strategy wanted to move the VMs.
 struct Unrelieved {
   StrategyKind strategy = StrategyKind::kHotspot;
   std::string host;                       // empty for cluster-wide (balance)
   std::optional<Resource> resource;       // hotspot: the hot resource
   double level = 0;                       // utilisation (or std-dev for balance) left
   double mark = 0;                        // hotspot: the relieved mark; balance: the tolerance
-  std::vector<std::string> vms_left;      // drain: VMs still on the host
+  std::vector<std::string> vms_left;      // drain: VMs still on the host; conflict: its VMs
   Blocker main_blocker = Blocker::kNone;  // the most common reason
   std::map<Blocker, int> blockers;        // how many candidates each reason refused
   std::string explanation;                // one human sentence
+  std::optional<RuleConflict> conflict;   // main_blocker kRuleConflict only
 };
 
 struct Plan {

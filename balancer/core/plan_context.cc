@@ -103,6 +103,8 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
     }
   }
 
+  FindRuleConflicts();
+
   for (const FinishedMigration& m : state.recent_migrations) {
     auto it = vm_index.find(m.vm_uuid);
     if (it == vm_index.end()) continue;

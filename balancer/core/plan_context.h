@@ -48,6 +48,9 @@ struct VmState {
   Resources forecast_usage;  // max(now, forecast of its own history)
   Resources peak_usage;      // max(now, highest sample of its own history)
   bool excluded = false;
+  // In an affinity and an anti-affinity group with another VM of both: never moved, since
+  // any move would side with one rule against the other (see FindRuleConflicts).
+  bool conflicted = false;
   bool in_flight = false;
   bool planned = false;                         // already moved in this plan
   std::optional<TimePoint> last_move;           // newest finished migration
@@ -111,7 +114,8 @@ class PlanContext {
   Unit UnitOf(int v) const;
 
   // Hard rules (rules.cc). Each returns the first rule that refuses, or kNone.
-  // The VMs themselves: exclusion, must-pins with nowhere else to go, in flight, cooldown.
+  // The VMs themselves: exclusion, contradictory rules, must-pins with nowhere else to go,
+  // in flight, cooldown.
   Blocker CheckUnit(const Unit& unit) const;
   // The source host and the caps on leaving it (skipped with check_caps = false).
   Blocker CheckSource(int h, std::size_t unit_size, bool check_caps = true) const;
@@ -130,12 +134,24 @@ class PlanContext {
   std::size_t Checkpoint() const { return moves_.size(); }
   void RollbackTo(std::size_t checkpoint);
 
+  // Appends one unrelieved entry per contradiction between affinity and anti-affinity
+  // groups among the VMs of the snapshot (rules.cc); the planner calls it once per plan.
+  void ReportRuleConflicts();
+
   int planned_count() const { return static_cast<int>(moves_.size()); }
   int cluster_in_flight() const { return cluster_in_flight_; }
   std::vector<Move>& moves() { return moves_; }
   std::vector<Unrelieved>& unrelieved() { return unrelieved_; }
 
  private:
+  // VMs bound together by affinity and kept apart by the same anti-affinity group.
+  struct Conflict {
+    std::vector<int> affinity;  // indices into policy.rules.affinity
+    int anti = -1;              // index into policy.rules.anti_affinity
+    std::vector<int> vms;       // VM indices, ascending
+  };
+  // Finds the conflicts and marks their VMs (rules.cc); run once VMs know their groups.
+  void FindRuleConflicts();
   void ShiftUnit(const Unit& unit, int from, int to);
   void IndexTarget(int h);
   void UnindexTarget(int h);
@@ -154,6 +170,7 @@ class PlanContext {
   std::vector<Move> moves_;
   std::vector<int> move_from_;  // per recorded move: its source host (for rollback)
   std::vector<Unrelieved> unrelieved_;
+  std::vector<Conflict> conflicts_;
 };
 
 }  // namespace ballast::core

@@ -18,6 +18,7 @@ Plan MakePlan(const ClusterState& state, const Policy& policy, TimePoint now) {
   for (StrategyKind kind : policy.strategies) {
     if (const Strategy* s = FindStrategy(kind)) s->Run(ctx);
   }
+  ctx.ReportRuleConflicts();
   plan.moves = std::move(ctx.moves());
   plan.unrelieved = std::move(ctx.unrelieved());
   return plan;

@@ -138,4 +138,12 @@ struct PolicyIssue {
 // reports these with file:line:column; programmatic callers (simulator, tests) can call it.
 std::vector<PolicyIssue> ValidatePolicy(const Policy& policy);
 
+// Warnings, not errors: affinity and anti-affinity groups whose patterns can match the same
+// two or more VMs (directly, or through affinity groups that overlap each other). Such VMs
+// must share a host and must not; whether any exist depends on the cluster, so the policy
+// stays valid, and at plan time the VMs caught in both are never moved and are reported
+// (Blocker::kRuleConflict). One issue per anti-affinity group and set of affinity groups,
+// at the anti-affinity group's path, naming both. `ballastctl policy check` prints them.
+std::vector<PolicyIssue> RuleConflictWarnings(const Policy& policy);
+
 }  // namespace ballast::core

@@ -15,4 +15,7 @@ bool GlobMatch(std::string_view pattern, std::string_view text);
 // A VM pattern matches the VM's name as a glob or its UUID exactly.
 bool VmMatches(std::string_view pattern, const Vm& vm);
 
+// Whether some text matches both globs (the same `*` and `?` as GlobMatch).
+bool GlobsOverlap(std::string_view a, std::string_view b);
+
 }  // namespace ballast::core

@@ -87,5 +87,15 @@ TEST(ExplainGoldenTest, StaleAndBlockedHotspots) {
   ExpectGolden("unrelieved", MakePlan(b.Build(), p, T0()));
 }
 
+TEST(ExplainGoldenTest, RuleConflict) {
+  ClusterBuilder b;
+  b.Host("node-01").Host("node-02");
+  b.Vm("pg-1", "node-01", 2, 8).Vm("pg-2", "node-01", 2, 8).Vm("app", "node-02", 1);
+  Policy p = testing::TestPolicy();
+  p.rules.affinity = {{"db-with-db", {"pg-*"}}};
+  p.rules.anti_affinity = {{"db-replicas", {"pg-?"}}};
+  ExpectGolden("rule_conflict", MakePlan(b.Build(), p, T0()));
+}
+
 }  // namespace
 }  // namespace ballast::core

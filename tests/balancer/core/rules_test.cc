@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "balancer/core/explain.h"
 #include "balancer/core/planner.h"
 #include "tests/balancer/core/test_cluster.h"
 
@@ -30,6 +31,20 @@ TEST(GlobMatchTest, MatchesStarsAndQuestionMarks) {
   EXPECT_FALSE(GlobMatch("web-*", "db-1"));
   EXPECT_FALSE(GlobMatch("web", "web-1"));
   EXPECT_FALSE(GlobMatch("w?b", "wb"));
+}
+
+TEST(GlobsOverlapTest, SomeTextMatchesBoth) {
+  EXPECT_TRUE(GlobsOverlap("vm-0", "vm-0"));
+  EXPECT_TRUE(GlobsOverlap("vm-0", "vm-?"));
+  EXPECT_TRUE(GlobsOverlap("web-*", "*-db"));  // web-db
+  EXPECT_TRUE(GlobsOverlap("a*b*c", "*b*"));
+  EXPECT_TRUE(GlobsOverlap("*", ""));
+  EXPECT_TRUE(GlobsOverlap("a?c", "*c"));
+  EXPECT_FALSE(GlobsOverlap("vm-0", "vm-1"));
+  EXPECT_FALSE(GlobsOverlap("web-*", "db-*"));
+  EXPECT_FALSE(GlobsOverlap("a?", "a"));
+  EXPECT_FALSE(GlobsOverlap("*x", "*y"));
+  EXPECT_FALSE(GlobsOverlap("a*", ""));
 }
 
 TEST(VmMatchesTest, MatchesNameGlobOrExactUuid) {
@@ -89,6 +104,55 @@ TEST_P(RulesTableTest, PlanFollowsTheRule) {
 
 std::string CaseName(const ::testing::TestParamInfo<RuleCase>& info) { return info.param.name; }
 
+// Contradictory rules are reported in every plan, naming the groups and the VMs, and their
+// VMs stay where they are, together or apart.
+TEST(RuleConflictTest, ChainedAffinityAgainstAntiAffinityIsReportedAndNothingMoves) {
+  Policy p = testing::TestPolicy();
+  p.rules.affinity = {{"g1", {"v2", "v1"}}, {"g2", {"v1", "v3"}}};  // v2 - v1 - v3
+  p.rules.anti_affinity = {{"spread", {"v2", "v3"}}};
+  const Plan plan = MakePlan(Base().Build(), p, T0());
+  EXPECT_TRUE(plan.moves.empty());
+  ASSERT_EQ(plan.unrelieved.size(), 2u);
+  EXPECT_EQ(plan.unrelieved[0].host, "hot");  // the hotspot: its only unit may not move
+  EXPECT_EQ(plan.unrelieved[0].main_blocker, Blocker::kRuleConflict);
+  const Unrelieved& c = plan.unrelieved[1];
+  EXPECT_EQ(c.main_blocker, Blocker::kRuleConflict);
+  EXPECT_EQ(c.host, "hot");
+  EXPECT_EQ(c.vms_left, (std::vector<std::string>{"v2", "v3"}));
+  ASSERT_TRUE(c.conflict.has_value());
+  EXPECT_EQ(c.conflict->affinity,
+            (std::vector<std::string>{"'g1' (rules.affinity[0])", "'g2' (rules.affinity[1])"}));
+  EXPECT_EQ(c.conflict->anti_affinity, "'spread' (rules.anti_affinity[0])");
+  EXPECT_EQ(c.explanation,
+            "Rules contradict each other: v2 and v3 are bound to one host by affinity groups "
+            "'g1' (rules.affinity[0]) and 'g2' (rules.affinity[1]) and kept apart by "
+            "anti-affinity group 'spread' (rules.anti_affinity[0]) (they share hot); none of "
+            "them is moved until the policy settles it (ballastctl policy check).");
+}
+
+TEST(RuleConflictTest, VmsApartAreNotMovedEither) {
+  Policy p = testing::TestPolicy();
+  p.rules.affinity = {{"pair", {"v2", "a1"}}};
+  p.rules.anti_affinity = {{"apart", {"v2", "a1"}}};
+  const Plan plan = MakePlan(Base().Build(), p, T0());
+  EXPECT_EQ(MovedVms(plan), (std::vector<std::string>{"v3->a"}));
+  ASSERT_EQ(plan.unrelieved.size(), 1u);
+  EXPECT_EQ(plan.unrelieved[0].main_blocker, Blocker::kRuleConflict);
+  EXPECT_EQ(plan.unrelieved[0].host, "");  // they are on hot and a
+  EXPECT_EQ(plan.unrelieved[0].vms_left, (std::vector<std::string>{"v2", "a1"}));
+}
+
+TEST(RuleConflictTest, OneVmInBothGroupsIsNoConflict) {
+  Policy p = testing::TestPolicy();
+  p.rules.affinity = {{"pair", {"v2", "v3"}}};
+  p.rules.anti_affinity = {{"apart", {"v3", "b1"}}};
+  p.rules.exclude_vms = {"v1"};
+  const Plan plan = MakePlan(Base().Build(), p, T0());
+  // The pair moves as one unit, and not next to b1.
+  EXPECT_EQ(MovedVms(plan), (std::vector<std::string>{"v2->a", "v3->a"}));
+  EXPECT_TRUE(plan.unrelieved.empty()) << FormatPlan(plan);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     HardRules, RulesTableTest,
     ::testing::Values(
@@ -140,6 +204,14 @@ INSTANTIATE_TEST_SUITE_P(
                        p.rules.affinity = {{"g", {"v2", "v3"}}};
                      },
                  .moves = {"v2->a", "v3->a"}},
+        RuleCase{.name = "AffinityContradictedByAntiAffinityNeverMoves",
+                 .policy =  // v2 and v3 must share a host and must not: neither moves
+                 [](Policy& p) {
+                   p.rules.affinity = {{"pair", {"v2", "v3"}}};
+                   p.rules.anti_affinity = {{"apart", {"v3", "v2"}}};
+                 },
+                 .moves = {"v1->a"},
+                 .unrelieved = Blocker::kRuleConflict},
         RuleCase{.name = "AffinityGroupTooLargeForCaps",
                  .policy =
                      [](Policy& p) {
