@@ -486,6 +486,11 @@ int main(int argc, char** argv) {
     }
     std::cout << policy_file << ": OK (policy '" << p->name << "', mode " << core::ModeName(p->mode)
               << ")\n";
+    // Valid, but rules that contradict each other are worth an admin's look: the balancer
+    // leaves the VMs caught in both where they are and reports them in every plan.
+    for (const core::PolicyIssue& w : core::RuleConflictWarnings(*p)) {
+      std::cout << policy_file << ": warning: " << w.path << ": " << w.message << "\n";
+    }
     return kExitOk;
   }
 
