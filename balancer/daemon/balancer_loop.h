@@ -9,11 +9,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 #include <zmq.hpp>
 
 #include "balancer/actuator/migration_actuator.h"
@@ -91,7 +95,12 @@ class Balancer {
   static control::ControlReply Ok(const nlohmann::json& payload);
   static control::ControlReply Error(const std::string& code, const std::string& message,
                                      const nlohmann::json& payload = nullptr);
-  control::ControlReply HandleControl(const ControlMessage& m);
+  // nullopt: answered later (a journal read under way).
+  std::optional<control::ControlReply> HandleControl(const ControlMessage& m);
+  void SendReply(const std::string& peer, control::ControlReply reply);
+  // Runs `job` (which reads the journal) on a thread of its own; ServeControl sends its reply.
+  std::optional<control::ControlReply> ReadJournalForReply(
+      const std::string& peer, std::function<control::ControlReply()> job);
   static nlohmann::json PlanJson(const core::Plan& plan);
 
   // What `policy` would do now; moves nothing.
@@ -99,11 +108,12 @@ class Balancer {
   const VmView* FindVm(const std::string& key) const;
   static bool RecordMentions(const nlohmann::json& r, const std::string& uuid,
                              const std::string& name);
-  control::ControlReply Explain(const std::string& key);
+  std::optional<control::ControlReply> Explain(const std::string& peer, const std::string& key);
   control::ControlReply Migrate(const control::MigrateRequest& r, const std::string& admin);
   control::ControlReply Drain(const std::string& host, bool drain, const std::string& admin);
   control::ControlReply Pause(bool pause, const std::string& reason, const std::string& admin);
-  control::ControlReply History(const control::HistoryRequest& r) const;
+  std::optional<control::ControlReply> History(const std::string& peer,
+                                               const control::HistoryRequest& r);
   control::ControlReply PolicyDiff(const control::PolicyDiffRequest& r) const;
 
   // --- status ---------------------------------------------------------------------------
@@ -132,6 +142,12 @@ class Balancer {
   std::shared_ptr<MigrationActuator> actuator_;
   std::unique_ptr<BalancerMetrics> metrics_;
   std::unique_ptr<ControlServer> control_;
+  struct JournalReader {
+    std::string peer;
+    std::future<control::ControlReply> reply;
+  };
+  static constexpr std::size_t kMaxJournalReaders = 4;
+  std::vector<JournalReader> journal_readers_;
   // The controller's Env.
   SystemClock clock_;
   std::unique_ptr<ActuatorEnv> actuator_env_;

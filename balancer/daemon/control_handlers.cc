@@ -1,20 +1,46 @@
-// The control endpoint (ballastctl): requests over CURVE from admin keys, answered on the
-// loop thread between samples. See docs/ballastctl.md for the verbs and their JSON.
+// The control endpoint (ballastctl): requests over CURVE from admin and viewer keys,
+// answered on the loop thread between samples, except what reads the journal (explain,
+// history: up to journal_keep x journal_max_bytes), which runs on a thread of its own and is
+// answered when done, so ingest and planning never wait for it. See docs/ballastctl.md for
+// the verbs and their JSON.
 
 #include "balancer/daemon/balancer_loop.h"
 
 namespace ballast::balancer_internal {
 
+void Balancer::SendReply(const std::string& peer, control::ControlReply reply) {
+  reply.set_api_version(kControlApiVersion);
+  Status st = control_->Reply(peer, reply.SerializeAsString());
+  if (!st.ok()) BLOG(kWarning) << st.message();
+}
+
 void Balancer::ServeControl() {
   if (!control_) return;
+  // Journal readers that finished: their replies go out from this thread (the socket's).
+  for (auto it = journal_readers_.begin(); it != journal_readers_.end();) {
+    if (it->reply.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++it;
+      continue;
+    }
+    SendReply(it->peer, it->reply.get());
+    it = journal_readers_.erase(it);
+  }
   for (int i = 0; i < 16; ++i) {  // bounded per iteration: ingest never starves
     auto m = control_->Poll(std::chrono::milliseconds(0));
     if (!m) return;
-    control::ControlReply reply = HandleControl(*m);
-    reply.set_api_version(kControlApiVersion);
-    Status st = control_->Reply(m->peer, reply.SerializeAsString());
-    if (!st.ok()) BLOG(kWarning) << st.message();
+    std::optional<control::ControlReply> reply = HandleControl(*m);
+    if (reply) SendReply(m->peer, std::move(*reply));
   }
+}
+
+std::optional<control::ControlReply> Balancer::ReadJournalForReply(
+    const std::string& peer, std::function<control::ControlReply()> job) {
+  if (journal_readers_.size() >= kMaxJournalReaders) {
+    return Error("unavailable", "busy: " + std::to_string(kMaxJournalReaders) +
+                                    " journal reads are under way; try again");
+  }
+  journal_readers_.push_back({peer, RunDetached(std::move(job))});
+  return std::nullopt;
 }
 
 control::ControlReply Balancer::Ok(const nlohmann::json& payload) {
@@ -34,7 +60,7 @@ control::ControlReply Balancer::Error(const std::string& code, const std::string
   return r;
 }
 
-control::ControlReply Balancer::HandleControl(const ControlMessage& m) {
+std::optional<control::ControlReply> Balancer::HandleControl(const ControlMessage& m) {
   control::ControlRequest req;
   if (!req.ParseFromString(m.payload)) {
     BLOG(kWarning) << "malformed control request from admin '" << m.admin << "' ("
@@ -53,7 +79,7 @@ control::ControlReply Balancer::HandleControl(const ControlMessage& m) {
     case control::ControlRequest::kPlan:
       return Ok(PlanNow(*policy_store_.current()));
     case control::ControlRequest::kExplain:
-      return Explain(req.explain().vm());
+      return Explain(m.peer, req.explain().vm());
     case control::ControlRequest::kMigrate:
       return Migrate(req.migrate(), m.admin);
     case control::ControlRequest::kDrain:
@@ -65,7 +91,7 @@ control::ControlReply Balancer::HandleControl(const ControlMessage& m) {
     case control::ControlRequest::kResume:
       return Pause(false, "", m.admin);
     case control::ControlRequest::kHistory:
-      return History(req.history());
+      return History(m.peer, req.history());
     case control::ControlRequest::kPolicyDiff:
       return PolicyDiff(req.policy_diff());
     case control::ControlRequest::VERB_NOT_SET:
@@ -102,43 +128,50 @@ bool Balancer::RecordMentions(const nlohmann::json& r, const std::string& uuid,
   return r.value("vm_uuid", "") == uuid || r.value("vm", "") == name;
 }
 
-control::ControlReply Balancer::Explain(const std::string& key) {
+std::optional<control::ControlReply> Balancer::Explain(const std::string& peer,
+                                                       const std::string& key) {
   const VmView* v = FindVm(key);
   if (v == nullptr) return Error("not_found", "no VM named or with UUID '" + key + "'");
-  nlohmann::json decisions = nlohmann::json::array();
-  std::string why_here = "Ballast has not moved " + v->name +
-                         " (as far as its journal reaches): it runs where it was started";
-  std::map<std::string, nlohmann::json> started;
-  for (auto& r : Journal::ReadAll(config_.journal_file)) {
-    if (!RecordMentions(r, v->uuid, v->name)) continue;
-    if (r.value("event", "") == "migration_started") started[r.value("id", "")] = r;
-    if (r.value("event", "") == "migration_finished" && r.value("to", "") == v->host) {
-      const auto& s0 = started[r.value("id", "")];
-      why_here = "moved from " + r.value("from", std::string("?")) + " to " +
-                 r.value("to", std::string("?")) + " at " + r.value("ts", std::string("?")) + ": " +
-                 s0.value("explanation", std::string("(no explanation recorded)"));
-    }
-    decisions.push_back(r);
-  }
-  if (decisions.size() > 20) decisions.erase(decisions.begin(), decisions.end() - 20);
+  // What the loop knows now, copied; the journal is read on a thread of its own.
   nlohmann::json now = nullptr;
   for (const auto& mv : controller_->last_plan().moves) {
     if (mv.vm_uuid == v->uuid) now = MoveJson(mv);
   }
   const HostView* h = controller_->model().host(v->host);
-  return Ok({{"vm", v->name},
-             {"uuid", v->uuid},
-             {"host", v->host},
-             {"state", VmStateName(v->state)},
-             {"vcpus", v->vcpus},
-             {"cpu_cores", v->cpu_cores ? nlohmann::json(*v->cpu_cores) : nlohmann::json(nullptr)},
-             {"memory_bytes", v->memory_bytes},
-             {"host_cpu_utilization", h ? h->cpu_utilization : 0.0},
-             {"host_memory_utilization", h ? h->memory_utilization : 0.0},
-             {"why_here", why_here},
-             {"planned_now", now},
-             {"in_flight", controller_->InFlight(v->uuid)},
-             {"decisions", decisions}});
+  nlohmann::json base = {
+      {"vm", v->name},
+      {"uuid", v->uuid},
+      {"host", v->host},
+      {"state", VmStateName(v->state)},
+      {"vcpus", v->vcpus},
+      {"cpu_cores", v->cpu_cores ? nlohmann::json(*v->cpu_cores) : nlohmann::json(nullptr)},
+      {"memory_bytes", v->memory_bytes},
+      {"host_cpu_utilization", h ? h->cpu_utilization : 0.0},
+      {"host_memory_utilization", h ? h->memory_utilization : 0.0},
+      {"planned_now", now},
+      {"in_flight", controller_->InFlight(v->uuid)}};
+  return ReadJournalForReply(peer, [file = config_.journal_file, base = std::move(base),
+                                    uuid = v->uuid, name = v->name, host = v->host]() mutable {
+    nlohmann::json decisions = nlohmann::json::array();
+    std::string why_here = "Ballast has not moved " + name +
+                           " (as far as its journal reaches): it runs where it was started";
+    std::map<std::string, nlohmann::json> started;
+    for (auto& r : Journal::ReadAll(file)) {
+      if (!RecordMentions(r, uuid, name)) continue;
+      if (r.value("event", "") == "migration_started") started[r.value("id", "")] = r;
+      if (r.value("event", "") == "migration_finished" && r.value("to", "") == host) {
+        const auto& s0 = started[r.value("id", "")];
+        why_here = "moved from " + r.value("from", std::string("?")) + " to " +
+                   r.value("to", std::string("?")) + " at " + r.value("ts", std::string("?")) +
+                   ": " + s0.value("explanation", std::string("(no explanation recorded)"));
+      }
+      decisions.push_back(r);
+    }
+    if (decisions.size() > 20) decisions.erase(decisions.begin(), decisions.end() - 20);
+    base["why_here"] = why_here;
+    base["decisions"] = std::move(decisions);
+    return Ok(base);
+  });
 }
 
 control::ControlReply Balancer::Migrate(const control::MigrateRequest& r,
@@ -199,34 +232,37 @@ control::ControlReply Balancer::Pause(bool pause, const std::string& reason,
   return Ok({{"paused", controller_->paused()}, {"changed", changed}});
 }
 
-control::ControlReply Balancer::History(const control::HistoryRequest& r) const {
-  const std::size_t limit = r.limit() == 0 ? 100 : r.limit();
+std::optional<control::ControlReply> Balancer::History(const std::string& peer,
+                                                       const control::HistoryRequest& r) {
   std::string uuid;
   if (!r.vm().empty()) {
     const VmView* v = FindVm(r.vm());
     if (v != nullptr) uuid = v->uuid;
   }
-  nlohmann::json out = nlohmann::json::array();
-  for (auto& rec : Journal::ReadAll(config_.journal_file)) {
-    if (!r.vm().empty() &&
-        !(rec.value("vm", "") == r.vm() || (!uuid.empty() && rec.value("vm_uuid", "") == uuid) ||
-          rec.value("vm_uuid", "") == r.vm())) {
-      continue;
+  return ReadJournalForReply(peer, [file = config_.journal_file, r, uuid] {
+    const std::size_t limit = r.limit() == 0 ? 100 : r.limit();
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& rec : Journal::ReadAll(file)) {
+      if (!r.vm().empty() &&
+          !(rec.value("vm", "") == r.vm() || (!uuid.empty() && rec.value("vm_uuid", "") == uuid) ||
+            rec.value("vm_uuid", "") == r.vm())) {
+        continue;
+      }
+      if (!r.host().empty() && rec.value("from", "") != r.host() &&
+          rec.value("to", "") != r.host() && rec.value("host", "") != r.host()) {
+        continue;
+      }
+      if (r.since_unix_ms() > 0) {
+        // Records carry "ts" (RFC 3339, UTC, ms): compare as text against the same form.
+        const std::string since =
+            Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())));
+        if (rec.value("ts", "") < since) continue;
+      }
+      out.push_back(std::move(rec));
     }
-    if (!r.host().empty() && rec.value("from", "") != r.host() && rec.value("to", "") != r.host() &&
-        rec.value("host", "") != r.host()) {
-      continue;
-    }
-    if (r.since_unix_ms() > 0) {
-      // Records carry "ts" (RFC 3339, UTC, ms): compare as text against the same form.
-      const std::string since =
-          Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())));
-      if (rec.value("ts", "") < since) continue;
-    }
-    out.push_back(std::move(rec));
-  }
-  if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
-  return Ok({{"records", out}});
+    if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
+    return Ok({{"records", out}});
+  });
 }
 
 control::ControlReply Balancer::PolicyDiff(const control::PolicyDiffRequest& r) const {
