@@ -52,13 +52,41 @@ Result<std::unique_ptr<Journal>> Journal::Open(JournalOptions options) {
   if (options.path.empty()) return Status::InvalidArgument("journal path is empty");
   std::unique_ptr<Journal> j(new Journal(std::move(options)));
   BALLAST_RETURN_IF_ERROR(j->OpenFile());
-  // Continue the sequence of an existing journal.
-  auto records = ReadAll(j->options_.path);
-  if (!records.empty() && records.back().contains("seq") &&
-      records.back()["seq"].is_number_unsigned()) {
-    j->seq_ = records.back()["seq"].get<std::uint64_t>();
-  }
+  // Continue the sequence of an existing journal: only its last record is read (the whole
+  // journal can be journal_keep x max_bytes).
+  j->seq_ = LastSeq(j->options_.path);
+  if (j->seq_ == 0) j->seq_ = LastSeq(j->options_.path + ".1");
   return j;
+}
+
+std::uint64_t Journal::LastSeq(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return 0;
+  const std::streamoff size = in.tellg();
+  // Records are small; the last whole line lies in the last 64 KiB unless a record is huge,
+  // in which case the window grows.
+  for (std::streamoff window = 64 * 1024;; window *= 4) {
+    const std::streamoff from = std::max<std::streamoff>(0, size - window);
+    std::string tail(static_cast<std::size_t>(size - from), '\0');
+    in.clear();
+    in.seekg(from);
+    in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+    std::size_t end = tail.size();
+    while (end > 0) {
+      std::size_t start = tail.rfind('\n', end - 1);
+      const bool whole = start != std::string::npos || from == 0;
+      start = start == std::string::npos ? 0 : start + 1;
+      if (!whole) break;  // the line begins before the window
+      auto j = nlohmann::json::parse(tail.substr(start, end - start), nullptr, false);
+      if (!j.is_discarded() && j.is_object() && j.contains("seq") &&
+          j["seq"].is_number_unsigned()) {
+        return j["seq"].get<std::uint64_t>();
+      }
+      if (start == 0) break;
+      end = start - 1;  // the line before (a torn or blank last line is skipped)
+    }
+    if (from == 0) return 0;
+  }
 }
 
 Status Journal::OpenFile() {

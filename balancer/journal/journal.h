@@ -48,6 +48,8 @@ class Journal {
   Status Rotate();
   // After a failed append: the file back to its last whole record, the sequence number back.
   void CutBack();
+  // The "seq" of the last whole record of `path`, read from its end; 0 if none.
+  static std::uint64_t LastSeq(const std::string& path);
 
   JournalOptions options_;
   int fd_ = -1;
