@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/file_sync.h"
+
 namespace ballast::balancer_internal {
 namespace {
 
@@ -19,17 +21,6 @@ bool Ready(const std::future<T>& f) {
 
 Status Errno(const std::string& what, const std::string& path) {
   return Status::Unavailable(what + " " + path + ": " + std::strerror(errno));
-}
-
-Status SyncDirectoryOf(const std::string& path) {
-  const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open directory", dir);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Errno("cannot fsync directory", dir);
-  return Status::Ok();
 }
 
 }  // namespace
@@ -59,7 +50,7 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     return Errno("cannot rename " + tmp + " to", path);
   }
-  return SyncDirectoryOf(path);
+  return SyncParentDirectory(path);
 }
 
 void ActuatorEnv::Deliver(controller::Controller& c) {

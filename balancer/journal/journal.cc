@@ -10,22 +10,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/file_sync.h"
+
 namespace ballast {
 namespace {
 
 Status Errno(const std::string& what) {
   return Status::Unavailable(what + ": " + std::strerror(errno));
-}
-
-// Directory entries (a new file, a rename) are durable only once the directory is synced.
-void SyncDir(const std::string& file) {
-  std::string dir = std::filesystem::path(file).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
 }
 
 }  // namespace
@@ -107,7 +98,8 @@ Status Journal::OpenFile() {
       ++size_;
     }
   }
-  SyncDir(options_.path);
+  // Best effort, as before: the journal is usable even where the directory cannot be synced.
+  (void)SyncParentDirectory(options_.path);
   return Status::Ok();
 }
 
