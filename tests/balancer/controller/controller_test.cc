@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -919,6 +920,26 @@ TEST_F(ControllerTest, JournalDownMeansRecommendOnlyUntilItResumes) {
   EXPECT_EQ(observer_.journal_health, std::vector<bool>({false, true}));
   EXPECT_EQ(journal_.Count("journal_resumed"), 1);
   ASSERT_TRUE(StepUntilStarts(1, 3));
+}
+
+// Issue 13 c: an outcome that arrives while the journal is down is not lost: it is written,
+// in order, once the journal takes records again (a restart needs it for cooldowns).
+TEST_F(ControllerTest, OutcomesDuringAJournalOutageAreWrittenWhenItComesBack) {
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  ASSERT_TRUE(StepUntilStarts(1));
+  journal_.set_fail(true);
+  Deliver(0, MigrationOutcome::kSucceeded);
+  EXPECT_EQ(journal_.Count("migration_finished"), 0);
+  Step(2);
+  journal_.set_fail(false);
+  ASSERT_TRUE(StepUntil([&] { return ctl_->journal_ok(); }, 3));
+  ASSERT_EQ(journal_.Count("migration_finished"), 1);
+  const auto names = journal_.EventNames();
+  const auto finished = std::find(names.begin(), names.end(), "migration_finished");
+  const auto resumed = std::find(names.begin(), names.end(), "journal_resumed");
+  EXPECT_LT(finished - names.begin(), resumed - names.begin())
+      << "what waited is written before the journal says it resumed";
 }
 
 // Issue 13 e: a host silent for retire_after is forgotten with its VMs, journaled; it joins
