@@ -137,7 +137,10 @@ lab_make_images() {
   lab_make_duty_image load40 2 3  # 40% of a vCPU
   lab_make_duty_image load50 1 1  # 50% of a vCPU
   lab_make_duty_image load35 7 13 # 35% of a vCPU
+  lab_make_duty_image load33 1 2  # 33% of a vCPU, in short bursts (steadier at 2 Hz sampling)
   lab_make_dirty_image dirty200 200  # rewrites 200 MiB over and over (needs >= 256 MiB RAM)
+  # 14% of a vCPU for ~60 s from boot, then 40% for ~60 s, and again (guests/wave.asm)
+  lab_make_wave_image wave14to40 1 6 156 2 3 218
   for img in "$LAB"/images/*.img; do chmod 444 "$img"; done
 }
 
@@ -165,6 +168,16 @@ lab_make_duty_image() {
 lab_make_dirty_image() {
   nasm -f bin -DDIRTY_MIB="$2" -o "$LAB/images/$1.img" "$LAB_SELF_DIR/guests/dirty.asm" ||
     lab_die "nasm failed on guests/dirty.asm (is nasm installed? run deploy/install-deps.sh)"
+  truncate -s 1M "$LAB/images/$1.img"
+}
+
+# lab_make_wave_image NAME LOW_SPIN LOW_HALT LOW_CYCLES HIGH_SPIN HIGH_HALT HIGH_CYCLES: a guest
+# whose load steps between LOW_SPIN/(LOW_SPIN+LOW_HALT) and HIGH_SPIN/(HIGH_SPIN+HIGH_HALT) of a
+# vCPU, each level held for its number of cycles, low first (guests/wave.asm).
+lab_make_wave_image() {
+  nasm -f bin -DLOW_SPIN="$2" -DLOW_HALT="$3" -DLOW_CYCLES="$4" -DHIGH_SPIN="$5" \
+    -DHIGH_HALT="$6" -DHIGH_CYCLES="$7" -o "$LAB/images/$1.img" "$LAB_SELF_DIR/guests/wave.asm" ||
+    lab_die "nasm failed on guests/wave.asm (is nasm installed? run deploy/install-deps.sh)"
   truncate -s 1M "$LAB/images/$1.img"
 }
 
