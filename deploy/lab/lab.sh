@@ -61,11 +61,17 @@ lab_teardown() {
   if [[ -n ${LAB:-} && -d $LAB ]]; then
     if [[ $rc -ne 0 && -z ${LAB_QUIET_LOGS:-} ]]; then lab_dump_logs; fi
     bash "$LAB_SELF_DIR/lab-teardown.sh" "$LAB"
+    # A caller's last check over what the stopped lab left (e.g. the integration tests'
+    # search for leaked secrets): it can still fail a run that passed.
+    if [[ $rc -eq 0 ]] && declare -F lab_post_check >/dev/null; then
+      lab_post_check || rc=$?
+    fi
     # A lab that passed leaves nothing behind; a failed one keeps its logs and sockets'
     # directory for a post-mortem (LAB_KEEP_DIR=1 keeps it either way).
     if [[ $rc -eq 0 && -z ${LAB_KEEP_DIR:-} ]]; then rm -rf "$LAB"; fi
   fi
-  return $rc
+  # From the EXIT trap, `exit` is what sets the script's status (a return value is ignored).
+  exit $rc
 }
 
 lab_dump_logs() {

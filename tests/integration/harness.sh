@@ -4,6 +4,14 @@
 
 HARNESS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+# Run by lab_teardown once the lab's daemons have stopped, when the test passed: no secret
+# half of any key in use may appear in anything the run wrote (logs, journal, status, state,
+# recordings, configs, libvirtd's logs). A leak fails the test (issue 14).
+lab_post_check() {
+  bash "$HARNESS_ROOT/tests/integration/check_no_secrets.sh" "$LAB" ||
+    { echo "a secret key leaked into the files of $LAB (kept for a post-mortem)" >&2; return 1; }
+}
+
 # harness_start_balancer: keys, config and the balancer; sets BALANCER_ENDPOINT and STATUS.
 harness_start_balancer() {
   lab_keygen balancer
