@@ -11,12 +11,19 @@
 //
 //   ballast_bench_ingest --balancer build/bin/ballast-balancer [--hosts 1000] [--vms 100]
 //                        [--seconds 20] [--warmup 5]
+//
+// With --history-journal-mb N --ballastctl PATH it first fills the journal with N MiB of
+// records (rotated as the balancer rotates it), and measures two windows back to back: one
+// quiet, one while `ballastctl history` is asked again and again (issue 13 f: a control
+// request must not stall ingest).
 
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +54,8 @@ struct Args {
   double warmup = 5;
   int port = 0;
   std::string status_interval = "5s";
+  int history_journal_mb = 0;  // > 0: a second window with `ballastctl history` running
+  std::string ballastctl = "build/bin/ballastctl";
 };
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -64,7 +73,11 @@ Args ParseArgs(int argc, char** argv) {
     };
     if (k == "--help" || k == "-h") {
       std::cout << "usage: ballast_bench_ingest [--balancer PATH] [--hosts N] [--vms N] "
-                   "[--seconds S] [--warmup S] [--port P] [--status-interval DURATION]\n";
+                   "[--seconds S] [--warmup S] [--port P] [--status-interval DURATION]\n"
+                   "                            [--history-journal-mb N [--ballastctl PATH]]\n"
+                   "  --history-journal-mb N  fill the journal with N MiB of records first, then\n"
+                   "                          measure a quiet window and a window during which\n"
+                   "                          `ballastctl history` runs back to back\n";
       std::exit(0);
     }
     if (k == "--balancer")
@@ -81,6 +94,10 @@ Args ParseArgs(int argc, char** argv) {
       a.port = std::stoi(next());
     else if (k == "--status-interval")
       a.status_interval = next();
+    else if (k == "--history-journal-mb")
+      a.history_journal_mb = std::stoi(next());
+    else if (k == "--ballastctl")
+      a.ballastctl = next();
     else
       Die("unknown option " + k);
   }
@@ -143,6 +160,93 @@ Status ReadStatus(const std::string& path) {
   return s;
 }
 
+// Fills the journal with `mib` MiB of `recommended` records about the benchmark's VMs, rotated
+// as the balancer rotates it (FILE.5 oldest ... FILE.1, FILE newest; 64 MiB each by default).
+void FillJournal(const std::filesystem::path& file, int mib, int hosts, int vms) {
+  constexpr std::uint64_t kFileBytes = 64ull << 20;
+  constexpr int kKeep = 5;
+  const std::uint64_t total = static_cast<std::uint64_t>(mib) << 20;
+  const int files =
+      static_cast<int>(std::min<std::uint64_t>(kKeep + 1, (total + kFileBytes - 1) / kFileBytes));
+  std::uint64_t seq = 0;
+  std::uint64_t left = total;
+  for (int f = files - 1; f >= 0; --f) {
+    const std::string path = f == 0 ? file.string() : file.string() + "." + std::to_string(f);
+    std::ofstream out(path, std::ios::trunc);
+    std::uint64_t size = 0;
+    while (size < kFileBytes && left > 0) {
+      const std::uint64_t n = seq++;
+      const int h = static_cast<int>(n % static_cast<std::uint64_t>(hosts));
+      const int v = vms > 0 ? static_cast<int>((n / static_cast<std::uint64_t>(hosts)) %
+                                               static_cast<std::uint64_t>(vms))
+                            : 0;
+      nlohmann::json r = {{"event", "recommended"},
+                          {"vm", "bench-vm-" + std::to_string(h) + "-" + std::to_string(v)},
+                          {"from", "bench-" + std::to_string(h)},
+                          {"to", "bench-" + std::to_string((h + 1) % hosts)},
+                          {"explanation", "bench-" + std::to_string(h) +
+                                              " cpu above its hot mark; the benchmark's journal "
+                                              "filler wrote this record"},
+                          {"ts", "2026-11-30T00:00:00.000Z"},
+                          {"seq", n + 1}};
+      const std::string line = r.dump() + "\n";
+      out << line;
+      size += line.size();
+      left -= std::min<std::uint64_t>(left, line.size());
+    }
+    if (!out) Die("cannot write " + path);
+  }
+}
+
+// `ballastctl history` asked back to back from a thread, each answer timed.
+class HistoryLoad {
+ public:
+  void Start(const std::string& ballastctl, std::vector<std::string> env) {
+    thread_ = std::thread([this, ballastctl, env = std::move(env)] {
+      while (!stop_.load()) {
+        const auto t0 = Clock::now();
+        std::cout.flush();
+        std::fflush(stdout);
+        const pid_t child = fork();
+        if (child == 0) {
+          for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
+          if (std::freopen("/dev/null", "w", stdout) == nullptr) std::_Exit(126);
+          execl(ballastctl.c_str(), ballastctl.c_str(), "history", "--limit", "20",
+                static_cast<char*>(nullptr));
+          std::_Exit(127);
+        }
+        int st = 0;
+        if (child < 0 || waitpid(child, &st, 0) != child) {
+          ++failed;
+          continue;
+        }
+        const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+          ++answered;
+          total_ += secs;
+          longest = std::max(longest, secs);
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  [[nodiscard]] double MeanSeconds() const { return answered > 0 ? total_ / answered : 0; }
+
+  int answered = 0;
+  int failed = 0;
+  double longest = 0;
+
+ private:
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  double total_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,6 +265,25 @@ int main(int argc, char** argv) {
     Die("cannot write keys");
   }
   std::filesystem::copy_file(dir / "keys" / "generator.pub", dir / "allow" / "generator.pub");
+  const bool with_history = a.history_journal_mb > 0;
+  std::string control_endpoint;
+  std::vector<std::string> control_env;
+  if (with_history) {
+    if (!std::filesystem::exists(a.ballastctl)) Die(a.ballastctl + " not found (build it first)");
+    auto admin = ballast::GenerateCurveKeyPair();
+    if (!admin.ok() || !ballast::WriteCurveKeyPair(dir / "keys", "admin", *admin).ok()) {
+      Die("cannot write the admin key");
+    }
+    std::filesystem::create_directories(dir / "admins");
+    std::filesystem::copy_file(dir / "keys" / "admin.pub", dir / "admins" / "admin.pub");
+    const int control_port = (a.port > 0 ? a.port : 20000 + static_cast<int>(getpid() % 20000)) + 1;
+    control_endpoint = "tcp://127.0.0.1:" + std::to_string(control_port);
+    control_env = {"BALLAST_ENDPOINT=" + control_endpoint,
+                   "BALLAST_ADMIN_KEY=" + (dir / "keys" / "admin.key").string(),
+                   "BALLAST_SERVER_KEY=" + (dir / "keys" / "balancer.pub").string()};
+    std::cout << "filling the journal with " << a.history_journal_mb << " MiB of records\n";
+    FillJournal(dir / "journal.jsonl", a.history_journal_mb, a.hosts, a.vms);
+  }
   // One generator key publishes for every simulated host.
   const int port = a.port > 0 ? a.port : 20000 + static_cast<int>(getpid() % 20000);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
@@ -178,13 +301,15 @@ int main(int argc, char** argv) {
       << "status_interval: " << a.status_interval << "\n"
       << "table_interval: 0s\n"
       << "metrics_listen: \"\"\n"
-      << "control_listen: \"\"\n"
+      << "control_listen: \"" << control_endpoint << "\"\n"
+      << (with_history ? "admin_allowlist_dir: " + (dir / "admins").string() + "\n" : "")
       << "actuator: dry-run\n"
       << "stale_after_intervals: 1000\n"
       << "min_stale_after: 1h\n";
   }
   const std::string status_path = (dir / "status.json").string();
 
+  std::cout.flush();  // a forked child must not print what is still buffered here again
   const pid_t pid = fork();
   if (pid < 0) Die("fork failed");
   if (pid == 0) {
@@ -242,42 +367,11 @@ int main(int argc, char** argv) {
 
   std::cout << "ingest benchmark: " << a.hosts << " hosts x " << a.vms << " VMs, CURVE over "
             << endpoint << ", balancer pid " << pid << ", work dir " << dir.string() << "\n";
-  // The measured window runs between two rewrites of the status file (seen by its mtime, polled
-  // between publish batches), so that the counters read and the time they cover match: the
-  // first rewrite after the warm-up opens it, the first rewrite after `--seconds` closes it.
-  const auto start = Clock::now();
-  const auto warm_end = start + std::chrono::duration<double>(a.warmup);
-  auto end = Clock::time_point::max();
   std::uint64_t published = 0;
-  std::uint64_t published0 = 0;
   std::uint64_t encode_failures = 0;
-  Status s0;
-  double rss0 = 0;
-  double cpu0 = 0;
-  Clock::time_point t0;
-  std::int64_t mtime_at_warm_end = -1;
-  bool measuring = false;
   std::size_t next = 0;
-  while (Clock::now() < end) {
-    const auto now = Clock::now();
-    if (!measuring && now >= warm_end) {
-      if (mtime_at_warm_end < 0) {
-        mtime_at_warm_end = MtimeNs(status_path);
-      } else if (MtimeNs(status_path) != mtime_at_warm_end) {
-        t0 = Clock::now();
-        rss0 = RssMiB(pid);
-        cpu0 = CpuSeconds(pid);
-        s0 = ReadStatus(status_path);
-        published0 = published;
-        end = t0 +
-              std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.seconds));
-        measuring = true;
-      } else if (now >= warm_end + std::chrono::seconds(30)) {
-        stop_balancer();
-        Die("the balancer did not rewrite its status file within 30 s");
-      }
-    }
-    // A batch between clock reads.
+  // A batch of samples between clock reads.
+  auto publish_batch = [&]() {
     for (int b = 0; b < 64; ++b) {
       HostSample& s = hosts[next];
       next = (next + 1) % hosts.size();
@@ -301,40 +395,119 @@ int main(int argc, char** argv) {
       }
       if ((*pub)->Publish(s.host.name, *enc).ok()) ++published;
     }
-    if (waitpid(pid, nullptr, WNOHANG) == pid)
+    if (waitpid(pid, nullptr, WNOHANG) == pid) {
       Die("the balancer exited; see its log in " + dir.string());
+    }
+  };
+  // Publishes until the status file is rewritten (its mtime changes), at most `limit`.
+  auto publish_until_rewrite = [&](std::chrono::seconds limit) {
+    const std::int64_t m = MtimeNs(status_path);
+    const auto deadline = Clock::now() + limit;
+    while (MtimeNs(status_path) == m) {
+      if (Clock::now() >= deadline) {
+        stop_balancer();
+        Die("the balancer did not rewrite its status file within " + std::to_string(limit.count()) +
+            " s");
+      }
+      publish_batch();
+    }
+  };
+
+  // A measured window runs between two rewrites of the status file (seen by its mtime, polled
+  // between publish batches), so that the counters read and the time they cover match: a
+  // rewrite opens it, the first rewrite after `--seconds` closes it. With `keep_publishing`
+  // the generator goes on until that rewrite (windows back to back); without, it stops at
+  // `--seconds` and the balancer drains its queue until the rewrite, work done in that time.
+  struct Window {
+    Clock::time_point t0, t1;
+    Status s0, s1;
+    double rss0 = 0, rss1 = 0, cpu0 = 0, cpu1 = 0;
+    double offered = 0;  // host samples/s the generator published in the window
+    [[nodiscard]] double Seconds() const { return std::chrono::duration<double>(t1 - t0).count(); }
+    [[nodiscard]] double HostRate() const {
+      return static_cast<double>(s1.accepted - s0.accepted) / Seconds();
+    }
+    [[nodiscard]] double CpuPercent() const { return 100 * (cpu1 - cpu0) / Seconds(); }
+  };
+  auto open_window = [&](Window& w) {
+    w.t0 = Clock::now();
+    w.rss0 = RssMiB(pid);
+    w.cpu0 = CpuSeconds(pid);
+    w.s0 = ReadStatus(status_path);
+  };
+  auto close_window = [&](Window& w) {
+    w.t1 = Clock::now();
+    w.rss1 = RssMiB(pid);
+    w.cpu1 = CpuSeconds(pid);
+    w.s1 = ReadStatus(status_path);
+  };
+  auto measure = [&](Window& w, bool keep_publishing) {
+    const std::uint64_t published0 = published;
+    const auto end = w.t0 + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(a.seconds));
+    while (Clock::now() < end) publish_batch();
+    w.offered = static_cast<double>(published - published0) /
+                std::chrono::duration<double>(Clock::now() - w.t0).count();
+    if (keep_publishing) {
+      publish_until_rewrite(std::chrono::seconds(30));
+    } else {
+      const std::int64_t m_end = MtimeNs(status_path);
+      const auto close_deadline = Clock::now() + std::chrono::seconds(15);
+      while (MtimeNs(status_path) == m_end && Clock::now() < close_deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    close_window(w);
+  };
+  auto print_window = [&](const char* label, const Window& w) {
+    std::printf(
+        "%sabsorbed: %.0f host samples/s = %.0f VM samples/s over %.1f s (%.0f host "
+        "samples/s offered)\n",
+        label, w.HostRate(), w.HostRate() * a.vms, w.Seconds(), w.offered);
+    std::printf("%sbalancer CPU: %.0f %% of one core; RSS %.1f MiB -> %.1f MiB (%.1f KiB per VM)\n",
+                label, w.CpuPercent(), w.rss0, w.rss1,
+                w.rss1 * 1024 / std::max(1.0, static_cast<double>(a.hosts) * a.vms));
+  };
+
+  const auto warm_end = Clock::now() + std::chrono::duration<double>(a.warmup);
+  while (Clock::now() < warm_end) publish_batch();
+  // Start-up reads the whole journal (reconciliation): a full one takes a while.
+  publish_until_rewrite(std::chrono::seconds(180));
+  Window quiet;
+  open_window(quiet);
+  measure(quiet, /*keep_publishing=*/with_history);
+  Window busy;
+  HistoryLoad history;
+  if (with_history) {
+    busy.t0 = quiet.t1;
+    busy.s0 = quiet.s1;
+    busy.rss0 = quiet.rss1;
+    busy.cpu0 = quiet.cpu1;
+    history.Start(a.ballastctl, control_env);
+    measure(busy, /*keep_publishing=*/false);
+    history.Stop();
   }
-  const auto published_end = Clock::now();
-  const std::uint64_t published_window = published - published0;
-  // Close the window at the next rewrite (bounded wait); the balancer keeps draining its queue
-  // meanwhile, which is work done in that time.
-  const std::int64_t m_end = MtimeNs(status_path);
-  const auto close_deadline = Clock::now() + std::chrono::seconds(15);
-  while (MtimeNs(status_path) == m_end && Clock::now() < close_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const auto t1 = Clock::now();
-  const double rss1 = RssMiB(pid);
-  const double cpu1 = CpuSeconds(pid);
-  const Status s1 = ReadStatus(status_path);
   stop_balancer();
 
-  const double secs = std::chrono::duration<double>(t1 - t0).count();
-  const double host_rate = static_cast<double>(s1.accepted - s0.accepted) / secs;
-  std::printf(
-      "published %llu host samples (encode failures %llu); %.0f host samples/s offered "
-      "in the window\n",
-      static_cast<unsigned long long>(published), static_cast<unsigned long long>(encode_failures),
-      static_cast<double>(published_window) /
-          std::chrono::duration<double>(published_end - t0).count());
-  std::printf("absorbed: %.0f host samples/s = %.0f VM samples/s over %.1f s\n", host_rate,
-              host_rate * a.vms, secs);
+  const Window& last = with_history ? busy : quiet;
+  std::printf("published %llu host samples (encode failures %llu)\n",
+              static_cast<unsigned long long>(published),
+              static_cast<unsigned long long>(encode_failures));
+  if (with_history) {
+    print_window("quiet window:   ", quiet);
+    print_window("during history: ", busy);
+    std::printf(
+        "history requests: %d answered, %d failed, mean %.2f s, longest %.2f s, over a "
+        "%d MiB journal; ingest during history = %.0f %% of the quiet window's\n",
+        history.answered, history.failed, history.MeanSeconds(), history.longest,
+        a.history_journal_mb, 100 * busy.HostRate() / std::max(1.0, quiet.HostRate()));
+  } else {
+    print_window("", quiet);
+  }
   std::printf("decode errors: %llu, auth rejected: %llu\n",
-              static_cast<unsigned long long>(s1.decode_errors),
-              static_cast<unsigned long long>(s1.auth_rejected));
-  std::printf("balancer CPU: %.0f %% of one core; RSS %.1f MiB -> %.1f MiB (%.1f KiB per VM)\n",
-              100 * (cpu1 - cpu0) / secs, rss0, rss1,
-              rss1 * 1024 / std::max(1.0, static_cast<double>(a.hosts) * a.vms));
+              static_cast<unsigned long long>(last.s1.decode_errors),
+              static_cast<unsigned long long>(last.s1.auth_rejected));
   std::filesystem::remove_all(dir);
-  return s1.decode_errors == 0 ? 0 : 1;
+  const bool history_ok = !with_history || (history.answered > 0 && history.failed == 0);
+  return last.s1.decode_errors == 0 && history_ok ? 0 : 1;
 }

@@ -47,6 +47,11 @@ Controller::Controller(ControllerOptions options, Env env,
     : options_(std::move(options)), env_(env), policy_(std::move(policy)), model_(options_.model) {}
 
 void Controller::Start(const std::vector<nlohmann::json>& journal_records) {
+  for (const auto& r : journal_records) ReplayJournalRecord(r);
+  Start();
+}
+
+void Controller::Start() {
   auto state = env_.state->Load();
   if (!state.ok()) {
     // An admin may have paused automation for a reason this balancer cannot read any more:
@@ -66,7 +71,7 @@ void Controller::Start(const std::vector<nlohmann::json>& journal_records) {
     }
   }
   if (env_.observer) env_.observer->OnPausedChanged(paused_);
-  ReconcileFromJournal(journal_records);
+  AdoptJournalLeftovers();
   next_plan_ = env_.clock->Steady() + options_.startup_grace;
   started_ = true;
 }
@@ -261,28 +266,28 @@ void Controller::Tick() {
 
 // --- reconciliation --------------------------------------------------------------------
 
-void Controller::ReconcileFromJournal(const std::vector<nlohmann::json>& records) {
-  std::map<std::string, nlohmann::json> open;
-  const auto now = env_.clock->Wall();
-  const auto keep = std::max(policy_->limits.return_cooldown, policy_->limits.vm_cooldown);
-  for (const auto& r : records) {
-    const std::string ev = r.value("event", "");
-    const std::string id = r.value("id", "");
-    // A dry run moved nothing: its records are neither cooldowns nor migrations to resolve.
-    if (r.value("dry_run", false)) continue;
-    if (ev == "migration_started") {
-      open[id] = r;
-    } else if (ev == "migration_finished" || ev == "migration_failed" ||
-               ev == "migration_aborted") {
-      open.erase(id);
-      if (ev != "migration_finished") continue;
-      // The journal's "ts" is RFC 3339; the finish time in ms since the epoch is stored too.
-      const auto at = WallTime(std::chrono::milliseconds(r.value("at_ms", 0LL)));
-      if (now - at > keep) continue;
-      recent_.push_back({r.value("vm_uuid", ""), r.value("from", ""), r.value("to", ""), at});
-    }
+void Controller::ReplayJournalRecord(const nlohmann::json& r) {
+  if (!r.is_object()) return;
+  const std::string ev = r.value("event", "");
+  if (ev.rfind("migration_", 0) != 0) return;
+  // A dry run moved nothing: its records are neither cooldowns nor migrations to resolve.
+  if (r.value("dry_run", false)) return;
+  const std::string id = r.value("id", "");
+  if (ev == "migration_started") {
+    journal_open_[id] = r;
+  } else if (ev == "migration_finished" || ev == "migration_failed" || ev == "migration_aborted") {
+    journal_open_.erase(id);
+    if (ev != "migration_finished") return;
+    // The journal's "ts" is RFC 3339; the finish time in ms since the epoch is stored too.
+    const auto at = WallTime(std::chrono::milliseconds(r.value("at_ms", 0LL)));
+    const auto keep = std::max(policy_->limits.return_cooldown, policy_->limits.vm_cooldown);
+    if (env_.clock->Wall() - at > keep) return;
+    recent_.push_back({r.value("vm_uuid", ""), r.value("from", ""), r.value("to", ""), at});
   }
-  for (auto& [id, r] : open) {
+}
+
+void Controller::AdoptJournalLeftovers() {
+  for (auto& [id, r] : journal_open_) {
     ExternalMigration m{id,
                         r.value("vm_uuid", ""),
                         r.value("vm", ""),
@@ -296,6 +301,7 @@ void Controller::ReconcileFromJournal(const std::vector<nlohmann::json>& records
                       "checking libvirt before planning";
     external_[m.vm_uuid] = std::move(m);
   }
+  journal_open_.clear();
   // Our own ids continue after the journal's: milliseconds since the epoch at start.
   next_id_ = static_cast<std::uint64_t>(NowMs());
 }

@@ -98,9 +98,15 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Once, before anything else: restores drain and pause from the state store (an unreadable
-  // state means paused, with an error logged and journaled), cooldowns and unfinished
-  // migrations from the journal's records (oldest first).
+  // Before Start, each of the journal's migration records, oldest first (others may be
+  // passed too and are ignored): cooldowns and unfinished migrations are rebuilt from them.
+  // Streamed one at a time, so that start-up holds only what it keeps, not the journal.
+  void ReplayJournalRecord(const nlohmann::json& record);
+  // Once, before anything else but the replay: restores drain and pause from the state store
+  // (an unreadable state means paused, with an error logged and journaled) and takes over
+  // the replay's unfinished migrations.
+  void Start();
+  // Replays `journal_records` (oldest first), then starts.
   void Start(const std::vector<nlohmann::json>& journal_records);
 
   // The policy in force from now on (a reload); the last good one stays otherwise.
@@ -168,7 +174,7 @@ class Controller {
     bool warned = false;
   };
 
-  void ReconcileFromJournal(const std::vector<nlohmann::json>& records);
+  void AdoptJournalLeftovers();
   void AskNewHosts(SteadyTime now);
   void WatchExternal();
   // False when it could not plan (no hosts yet, or not reconciled).
@@ -206,6 +212,8 @@ class Controller {
   bool paused_ = false;
   double imbalance_ = 0;
   std::vector<core::FinishedMigration> recent_;
+  // The replay's migrations started but not finished, by id, until Start adopts them.
+  std::map<std::string, nlohmann::json> journal_open_;
   std::map<std::string, OwnMigration> own_;            // by VM UUID
   std::map<std::string, ExternalMigration> external_;  // by VM UUID
   std::set<std::string> probes_outstanding_;           // VM UUIDs asked about

@@ -106,6 +106,7 @@ class Balancer {
   // What `policy` would do now; moves nothing.
   nlohmann::json PlanNow(const core::Policy& policy) const;
   const VmView* FindVm(const std::string& key) const;
+  static std::string JsonText(const std::string& s);
   static bool RecordMentions(const nlohmann::json& r, const std::string& uuid,
                              const std::string& name);
   std::optional<control::ControlReply> Explain(const std::string& peer, const std::string& key);

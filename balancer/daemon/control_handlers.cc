@@ -4,6 +4,9 @@
 // answered when done, so ingest and planning never wait for it. See docs/ballastctl.md for
 // the verbs and their JSON.
 
+#include <algorithm>
+#include <deque>
+
 #include "balancer/daemon/balancer_loop.h"
 
 namespace ballast::balancer_internal {
@@ -123,6 +126,13 @@ const VmView* Balancer::FindVm(const std::string& key) const {
   return controller_->model().vm_by_name(key);
 }
 
+// How `s` appears inside the journal's JSON text (escaped, without the quotes).
+std::string Balancer::JsonText(const std::string& s) {
+  const std::string quoted =
+      nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
 bool Balancer::RecordMentions(const nlohmann::json& r, const std::string& uuid,
                               const std::string& name) {
   return r.value("vm_uuid", "") == uuid || r.value("vm", "") == name;
@@ -152,24 +162,43 @@ std::optional<control::ControlReply> Balancer::Explain(const std::string& peer,
       {"in_flight", controller_->InFlight(v->uuid)}};
   return ReadJournalForReply(peer, [file = config_.journal_file, base = std::move(base),
                                     uuid = v->uuid, name = v->name, host = v->host]() mutable {
-    nlohmann::json decisions = nlohmann::json::array();
+    std::deque<nlohmann::json> decisions;  // the newest 20
     std::string why_here = "Ballast has not moved " + name +
                            " (as far as its journal reaches): it runs where it was started";
-    std::map<std::string, nlohmann::json> started;
-    for (auto& r : Journal::ReadAll(file)) {
-      if (!RecordMentions(r, uuid, name)) continue;
-      if (r.value("event", "") == "migration_started") started[r.value("id", "")] = r;
-      if (r.value("event", "") == "migration_finished" && r.value("to", "") == host) {
-        const auto& s0 = started[r.value("id", "")];
-        why_here = "moved from " + r.value("from", std::string("?")) + " to " +
-                   r.value("to", std::string("?")) + " at " + r.value("ts", std::string("?")) +
-                   ": " + s0.value("explanation", std::string("(no explanation recorded)"));
+    std::map<std::string, nlohmann::json> started;  // by id, until its outcome
+    const std::string uuid_text = JsonText(uuid);
+    const std::string name_text = JsonText(name);
+    Journal::ForEachLine(file, [&](std::string_view line) {
+      // Only lines that name the VM are parsed.
+      if (line.find(uuid_text) == std::string_view::npos &&
+          line.find(name_text) == std::string_view::npos) {
+        return true;
       }
-      decisions.push_back(r);
-    }
-    if (decisions.size() > 20) decisions.erase(decisions.begin(), decisions.end() - 20);
+      auto r = Journal::ParseLine(line);
+      if (!r || !RecordMentions(*r, uuid, name)) return true;
+      const std::string ev = r->value("event", "");
+      const std::string id = r->value("id", "");
+      if (ev == "migration_started") started[id] = *r;
+      if (ev == "migration_finished" && r->value("to", "") == host) {
+        const auto s0 = started.find(id);
+        why_here =
+            "moved from " + r->value("from", std::string("?")) + " to " +
+            r->value("to", std::string("?")) + " at " + r->value("ts", std::string("?")) + ": " +
+            (s0 == started.end()
+                 ? std::string("(no explanation recorded)")
+                 : s0->second.value("explanation", std::string("(no explanation recorded)")));
+      }
+      if (ev == "migration_finished" || ev == "migration_failed" || ev == "migration_aborted") {
+        started.erase(id);
+      }
+      decisions.push_back(std::move(*r));
+      if (decisions.size() > 20) decisions.pop_front();
+      return true;
+    });
     base["why_here"] = why_here;
-    base["decisions"] = std::move(decisions);
+    nlohmann::json list = nlohmann::json::array();
+    for (auto& d : decisions) list.push_back(std::move(d));
+    base["decisions"] = std::move(list);
     return Ok(base);
   });
 }
@@ -241,27 +270,45 @@ std::optional<control::ControlReply> Balancer::History(const std::string& peer,
   }
   return ReadJournalForReply(peer, [file = config_.journal_file, r, uuid] {
     const std::size_t limit = r.limit() == 0 ? 100 : r.limit();
-    nlohmann::json out = nlohmann::json::array();
-    for (auto& rec : Journal::ReadAll(file)) {
-      if (!r.vm().empty() &&
-          !(rec.value("vm", "") == r.vm() || (!uuid.empty() && rec.value("vm_uuid", "") == uuid) ||
-            rec.value("vm_uuid", "") == r.vm())) {
-        continue;
+    // Records carry "ts" (RFC 3339, UTC, ms): compared as text against the same form.
+    const std::string since =
+        r.since_unix_ms() > 0
+            ? Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())))
+            : "";
+    // Raw-text prefilters: a line that does not contain the VM's or the host's name cannot
+    // match, and is not parsed.
+    std::vector<std::string> vm_texts;
+    if (!r.vm().empty()) vm_texts = {JsonText(r.vm()), JsonText(uuid)};
+    const std::string host_text = r.host().empty() ? "" : JsonText(r.host());
+    std::vector<nlohmann::json> newest;  // newest first
+    Journal::ForEachLineNewestFirst(file, [&](std::string_view line) {
+      if (!vm_texts.empty() &&
+          std::none_of(vm_texts.begin(), vm_texts.end(), [&](const std::string& t) {
+            return !t.empty() && line.find(t) != std::string_view::npos;
+          })) {
+        return true;
       }
-      if (!r.host().empty() && rec.value("from", "") != r.host() &&
-          rec.value("to", "") != r.host() && rec.value("host", "") != r.host()) {
-        continue;
+      if (!host_text.empty() && line.find(host_text) == std::string_view::npos) return true;
+      auto rec = Journal::ParseLine(line);
+      if (!rec) return true;
+      if (!since.empty() && rec->value("ts", "") < since) {
+        return false;  // older still from here on
       }
-      if (r.since_unix_ms() > 0) {
-        // Records carry "ts" (RFC 3339, UTC, ms): compare as text against the same form.
-        const std::string since =
-            Rfc3339(WallClock::time_point(std::chrono::milliseconds(r.since_unix_ms())));
-        if (rec.value("ts", "") < since) continue;
+      if (!r.vm().empty() && !(rec->value("vm", "") == r.vm() ||
+                               (!uuid.empty() && rec->value("vm_uuid", "") == uuid) ||
+                               rec->value("vm_uuid", "") == r.vm())) {
+        return true;
       }
-      out.push_back(std::move(rec));
-    }
-    if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<long>(limit));
-    return Ok({{"records", out}});
+      if (!r.host().empty() && rec->value("from", "") != r.host() &&
+          rec->value("to", "") != r.host() && rec->value("host", "") != r.host()) {
+        return true;
+      }
+      newest.push_back(std::move(*rec));
+      return newest.size() < limit;
+    });
+    nlohmann::json records = nlohmann::json::array();
+    for (auto it = newest.rbegin(); it != newest.rend(); ++it) records.push_back(std::move(*it));
+    return Ok({{"records", std::move(records)}});
   });
 }
 

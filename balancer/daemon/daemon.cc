@@ -32,7 +32,12 @@ int Balancer::Run() {
       FlushRecording();
       if (metrics_) {
         metrics_->SetRejectedPublishers(sub_->stats().auth_rejected.load(),
-                                        sub_->stats().topic_mismatch.load());
+                                        sub_->stats().topic_mismatch.load(),
+                                        sub_->stats().revoked.load());
+        if (control_) {
+          metrics_->SetRefusedControl(control_->rejected(), control_->forbidden(),
+                                      control_->revoked());
+        }
         metrics_->UpdateCluster(controller_->model(), *controller_->policy(), now,
                                 controller_->imbalance());
         metrics_->SetInFlight(controller_->in_flight().size() + controller_->external().size());
@@ -142,7 +147,14 @@ int Balancer::Init() {
           {"mode", core::ModeName(policy->mode)},
           {"actuator", config_.actuator},
           {"host_load", HostLoadName(config_.host_load)}});
-  controller_->Start(Journal::ReadAll(config_.journal_file));
+  // Only migration records matter to reconciliation: the text is looked at first and only
+  // those are parsed, one at a time (a full journal is hundreds of MiB).
+  Journal::ForEachLine(config_.journal_file, [this](std::string_view line) {
+    if (line.find("migration_") == std::string_view::npos) return true;
+    if (auto r = Journal::ParseLine(line)) controller_->ReplayJournalRecord(*r);
+    return true;
+  });
+  controller_->Start();
   UpdatePolicyMetrics(true);
   const bool any_control_keys =
       !config_.admin_allowlist_dir.empty() || !config_.viewer_allowlist_dir.empty();
@@ -331,6 +343,12 @@ nlohmann::json Balancer::StatusJson(SteadyClock::time_point now) const {
   j["samples_accepted"] = decode_stats_.accepted;
   j["auth_rejected"] = sub_->stats().auth_rejected.load();
   j["topic_mismatch"] = sub_->stats().topic_mismatch.load();
+  j["revoked_dropped"] = sub_->stats().revoked.load();
+  if (control_) {
+    j["control_refused"] = {{"auth", control_->rejected()},
+                            {"forbidden", control_->forbidden()},
+                            {"revoked", control_->revoked()}};
+  }
   j["policy"] = {{"name", policy->name},
                  {"file", config_.policy_file},
                  {"generation", policy_store_.generation()},

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -164,29 +165,96 @@ void Journal::CutBack() {
   }
 }
 
-std::vector<nlohmann::json> Journal::ReadAll(const std::string& path,
-                                             std::uint64_t* skipped_lines) {
+std::vector<std::string> Journal::Files(const std::string& path) {
   std::vector<std::string> files;
   for (int i = 64; i >= 1; --i) {
     std::string f = path + "." + std::to_string(i);
     if (std::filesystem::exists(f)) files.push_back(f);
   }
   files.push_back(path);
-  std::vector<nlohmann::json> out;
-  std::uint64_t skipped = 0;
-  for (const auto& f : files) {
+  return files;
+}
+
+void Journal::ForEachLine(const std::string& path,
+                          const std::function<bool(std::string_view)>& fn) {
+  for (const auto& f : Files(path)) {
     std::ifstream in(f);
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty()) continue;
-      auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded() || !j.is_object()) {
-        ++skipped;
-        continue;
-      }
-      out.push_back(std::move(j));
+      if (!fn(line)) return;
     }
   }
+}
+
+void Journal::ForEachLineNewestFirst(const std::string& path,
+                                     const std::function<bool(std::string_view)>& fn) {
+  // Each file is read backwards in blocks: the newest few records cost a block, not a file.
+  constexpr std::size_t kBlock = 1 << 20;
+  const std::vector<std::string> files = Files(path);
+  for (auto f = files.rbegin(); f != files.rend(); ++f) {
+    const int fd = ::open(f->c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) continue;
+    auto pos = static_cast<std::uint64_t>(st.st_size);
+    std::string carry;  // the head of a line whose start is in an earlier block
+    std::string buf;
+    bool read_error = false;
+    while (pos > 0 && !read_error) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, pos));
+      pos -= n;
+      buf.resize(n);
+      std::size_t got = 0;
+      while (got < n) {
+        const ssize_t r = ::pread(fd, buf.data() + got, n - got, static_cast<off_t>(pos + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+          read_error = true;
+          break;
+        }
+        got += static_cast<std::size_t>(r);
+      }
+      if (read_error) break;
+      buf += carry;
+      std::size_t end = buf.size();
+      for (;;) {
+        while (end > 0 && buf[end - 1] == '\n') --end;  // a line's end, or empty lines
+        if (end == 0) break;
+        const std::size_t nl = buf.rfind('\n', end - 1);
+        if (nl == std::string::npos) break;  // its start is in an earlier block
+        if (!fn(std::string_view(buf.data() + nl + 1, end - nl - 1))) return;
+        end = nl;
+      }
+      carry.assign(buf, 0, end);
+    }
+    if (!carry.empty() && !fn(carry)) return;
+  }
+}
+
+std::optional<nlohmann::json> Journal::ParseLine(std::string_view line) {
+  auto j = nlohmann::json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+std::vector<nlohmann::json> Journal::ReadAll(const std::string& path,
+                                             std::uint64_t* skipped_lines) {
+  std::vector<nlohmann::json> out;
+  std::uint64_t skipped = 0;
+  ForEachLine(path, [&](std::string_view line) {
+    auto j = ParseLine(line);
+    if (j) {
+      out.push_back(std::move(*j));
+    } else {
+      ++skipped;
+    }
+    return true;
+  });
   if (skipped_lines != nullptr) *skipped_lines = skipped;
   return out;
 }

@@ -10,9 +10,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -41,6 +44,21 @@ class Journal {
   // not parse (a torn last line after a crash) are skipped and counted.
   static std::vector<nlohmann::json> ReadAll(const std::string& path,
                                              std::uint64_t* skipped_lines = nullptr);
+
+  // The files behind `path`, oldest first: FILE.N ... FILE.1, FILE (those that exist).
+  static std::vector<std::string> Files(const std::string& path);
+
+  // Streams the journal's lines (without their newline, empty ones skipped) to `fn`, oldest
+  // first, one line in memory at a time; `fn` returns false to stop. Readers that need only
+  // some records look at the text first and parse only what they keep: a full journal is
+  // hundreds of MiB, and every record parsed at once costs gigabytes.
+  static void ForEachLine(const std::string& path, const std::function<bool(std::string_view)>& fn);
+  // The same, newest first (each file read backwards in 1 MiB blocks): for readers that want
+  // the newest few records.
+  static void ForEachLineNewestFirst(const std::string& path,
+                                     const std::function<bool(std::string_view)>& fn);
+  // A line as a record: an object, or nullopt (a torn line after a crash, or not JSON).
+  static std::optional<nlohmann::json> ParseLine(std::string_view line);
 
  private:
   explicit Journal(JournalOptions options);

@@ -166,6 +166,86 @@ TEST_F(JournalTest, RotationKeepsKeepFilesAndReadAllIsOldestFirst) {
   EXPECT_EQ(Journal::ReadAll(path_).back()["seq"], 21u);
 }
 
+TEST_F(JournalTest, LineReadersStreamBothWaysAcrossRotatedFilesAndStopWhenAsked) {
+  JournalOptions o = Options();
+  o.max_bytes = 200;
+  o.keep = 3;
+  auto j = MustOpen(o);
+  ASSERT_NE(j, nullptr);
+  for (int i = 1; i <= 12; ++i) {
+    ASSERT_TRUE(j->Append({{"event", "planned"}, {"i", i}}, kT0 + seconds(i)).ok()) << i;
+  }
+  ASSERT_TRUE(fs::exists(path_ + ".2"));
+  const std::vector<std::uint64_t> all = Seqs(Journal::ReadAll(path_));
+  ASSERT_GE(all.size(), 4u);
+
+  auto seq_of = [](std::string_view line) {
+    auto r = Journal::ParseLine(line);
+    EXPECT_TRUE(r.has_value()) << line;
+    return r ? r->at("seq").get<std::uint64_t>() : 0;
+  };
+  std::vector<std::uint64_t> forward;
+  Journal::ForEachLine(path_, [&](std::string_view line) {
+    forward.push_back(seq_of(line));
+    return true;
+  });
+  EXPECT_EQ(forward, all);
+  std::vector<std::uint64_t> backward;
+  Journal::ForEachLineNewestFirst(path_, [&](std::string_view line) {
+    backward.push_back(seq_of(line));
+    return true;
+  });
+  EXPECT_EQ(backward, std::vector<std::uint64_t>(all.rbegin(), all.rend()));
+
+  // Stopping: the newest three only, and the reader goes no further.
+  std::vector<std::uint64_t> newest;
+  Journal::ForEachLineNewestFirst(path_, [&](std::string_view line) {
+    newest.push_back(seq_of(line));
+    return newest.size() < 3;
+  });
+  EXPECT_EQ(newest, (std::vector<std::uint64_t>{12, 11, 10}));
+  int seen = 0;
+  Journal::ForEachLine(path_, [&](std::string_view) { return ++seen < 2; });
+  EXPECT_EQ(seen, 2);
+}
+
+TEST_F(JournalTest, NewestFirstSkipsEmptyLinesAndKeepsATornLastLineApart) {
+  std::ofstream(path_) << "{\"seq\":1}\n\n{\"seq\":2}\n{\"seq\":3,\"ev";
+  std::vector<std::string> lines;
+  Journal::ForEachLineNewestFirst(path_, [&](std::string_view line) {
+    lines.emplace_back(line);
+    return true;
+  });
+  EXPECT_EQ(lines, (std::vector<std::string>{"{\"seq\":3,\"ev", "{\"seq\":2}", "{\"seq\":1}"}));
+  EXPECT_FALSE(Journal::ParseLine(lines[0]).has_value());
+  EXPECT_FALSE(Journal::ParseLine("[1,2]").has_value());  // a record is an object
+  EXPECT_TRUE(Journal::ParseLine(lines[1]).has_value());
+}
+
+TEST_F(JournalTest, NewestFirstReadsLinesAcrossBlockBoundaries) {
+  // Lines of every length around the 1 MiB block, one longer than a block.
+  std::vector<std::string> lines;
+  {
+    std::ofstream out(path_);
+    for (int i = 0; i < 3000; ++i) {
+      std::string line = "{\"i\":" + std::to_string(i) + ",\"pad\":\"" +
+                         std::string(static_cast<std::size_t>(i * 7919 % 1500), 'x') + "\"}";
+      if (i == 1234) line = "{\"i\":1234,\"pad\":\"" + std::string(3 << 20, 'y') + "\"}";
+      out << line << "\n";
+      lines.push_back(line);
+    }
+  }
+  std::vector<std::string> seen;
+  Journal::ForEachLineNewestFirst(path_, [&](std::string_view line) {
+    seen.emplace_back(line);
+    return true;
+  });
+  ASSERT_EQ(seen.size(), lines.size());
+  for (std::size_t k = 0; k < lines.size(); ++k) {
+    ASSERT_EQ(seen[k], lines[lines.size() - 1 - k]) << k;
+  }
+}
+
 TEST_F(JournalTest, RecordLargerThanMaxBytesStillLands) {
   JournalOptions o = Options();
   o.max_bytes = 10;
