@@ -186,9 +186,15 @@ class BalancerMetrics::Impl {
                           .Register(*registry)),
         rejected(BuildCounter()
                      .Name("ballast_rejected_publishers_total")
-                     .Help("Publishers refused at the handshake (auth) or samples for another host "
-                           "(topic)")
+                     .Help("Publishers refused at the handshake (auth), samples for another host "
+                           "(topic), samples on connections of keys removed since (revoked)")
                      .Register(*registry)),
+        control_refused(BuildCounter()
+                            .Name("ballast_control_refused_total")
+                            .Help("Control requests refused: unknown key at the handshake "
+                                  "(auth), a viewer key's mutating verb (forbidden), a removed "
+                                  "key's request (revoked)")
+                            .Register(*registry)),
         policy_generation(BuildGauge()
                               .Name("ballast_policy_generation")
                               .Help("Bumped by each successful policy reload")
@@ -258,6 +264,10 @@ class BalancerMetrics::Impl {
     }
     rejected_auth = &rejected.Add({{"reason", "auth"}});
     rejected_topic = &rejected.Add({{"reason", "topic"}});
+    rejected_revoked = &rejected.Add({{"reason", "revoked"}});
+    control_auth = &control_refused.Add({{"reason", "auth"}});
+    control_forbidden = &control_refused.Add({{"reason", "forbidden"}});
+    control_revoked = &control_refused.Add({{"reason", "revoked"}});
     for (const char* o : {"succeeded", "failed", "aborted"}) {
       duration_by_outcome[o] =
           &duration.Add({{"outcome", o}},
@@ -321,6 +331,7 @@ class BalancerMetrics::Impl {
   Counter& vm_samples;
   Family<Counter>& decode_errors;
   Family<Counter>& rejected;
+  Family<Counter>& control_refused;
   Gauge& policy_generation;
   Family<Counter>& reloads;
   Gauge& reload_ok;
@@ -339,6 +350,10 @@ class BalancerMetrics::Impl {
   Counter* decode_error_series[kDecodeErrorCount] = {};
   Counter* rejected_auth = nullptr;
   Counter* rejected_topic = nullptr;
+  Counter* rejected_revoked = nullptr;
+  Counter* control_auth = nullptr;
+  Counter* control_forbidden = nullptr;
+  Counter* control_revoked = nullptr;
   std::map<std::string, Histogram*> duration_by_outcome;
   std::map<std::string, Gauge*> mode_series;
   Counter* reload_ok_series = nullptr;
@@ -371,12 +386,26 @@ void BalancerMetrics::OnDecodeError(DecodeError reason) {
   if (i < kDecodeErrorCount) impl_->decode_error_series[i]->Increment();
 }
 
-void BalancerMetrics::SetRejectedPublishers(std::uint64_t auth, std::uint64_t topic) {
-  // Counters only go up: add the difference to the transport's totals.
-  const double a = static_cast<double>(auth) - impl_->rejected_auth->Value();
-  const double t = static_cast<double>(topic) - impl_->rejected_topic->Value();
-  if (a > 0) impl_->rejected_auth->Increment(a);
-  if (t > 0) impl_->rejected_topic->Increment(t);
+namespace {
+// The transport keeps monotonic totals; a counter follows one by adding the difference.
+void FollowTotal(prometheus::Counter* c, std::uint64_t total) {
+  const double d = static_cast<double>(total) - c->Value();
+  if (d > 0) c->Increment(d);
+}
+}  // namespace
+
+void BalancerMetrics::SetRejectedPublishers(std::uint64_t auth, std::uint64_t topic,
+                                            std::uint64_t revoked) {
+  FollowTotal(impl_->rejected_auth, auth);
+  FollowTotal(impl_->rejected_topic, topic);
+  FollowTotal(impl_->rejected_revoked, revoked);
+}
+
+void BalancerMetrics::SetRefusedControl(std::uint64_t auth, std::uint64_t forbidden,
+                                        std::uint64_t revoked) {
+  FollowTotal(impl_->control_auth, auth);
+  FollowTotal(impl_->control_forbidden, forbidden);
+  FollowTotal(impl_->control_revoked, revoked);
 }
 
 void BalancerMetrics::UpdateCluster(const ClusterModel& model, const core::Policy& policy,

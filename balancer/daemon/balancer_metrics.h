@@ -33,7 +33,11 @@ class BalancerMetrics {
   void OnSample(std::size_t vms);
   void OnDecodeError(DecodeError reason);
   // Totals from the transport (monotonic counters); the metrics follow them.
-  void SetRejectedPublishers(std::uint64_t auth, std::uint64_t topic);
+  // `revoked`: samples sent on connections of collector keys removed since (dropped).
+  void SetRejectedPublishers(std::uint64_t auth, std::uint64_t topic, std::uint64_t revoked);
+  // Control requests refused: handshakes of unknown keys, a viewer's mutating verb, a removed
+  // key's request on a connection it opened before.
+  void SetRefusedControl(std::uint64_t auth, std::uint64_t forbidden, std::uint64_t revoked);
 
   // Hosts, VMs, utilisation, hot and stale state, from the model after each round.
   void UpdateCluster(const ClusterModel& model, const core::Policy& policy, SteadyTime now,

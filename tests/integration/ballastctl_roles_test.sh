@@ -41,6 +41,21 @@ import json, sys
 assert not json.load(open(sys.argv[1])).get("paused"), "paused by a viewer"
 PY
 
+# metric_at_least SERIES N: the balancer's /metrics shows SERIES >= N within 5 s.
+metric_at_least() {
+  local i v
+  for i in $(seq 1 50); do
+    v=$(curl -fsS "$METRICS_URL" | awk -v s="$1" '$1 == s {print $2}')
+    if [[ -n $v ]] && python3 -c "import sys; sys.exit(0 if float('$v') >= $2 else 1)"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "metric $1 is '${v:-absent}', expected >= $2" >&2
+  exit 1
+}
+metric_at_least 'ballast_control_refused_total{reason="forbidden"}' 5
+
 echo "--- an admin may"
 expect 0 admin pause --reason "admin-test"
 expect 0 admin resume
@@ -50,6 +65,7 @@ echo "--- a removed viewer key is refused"
 rm "$LAB/viewers/viewer.pub"
 sleep 0.3
 expect 4 viewer status
+metric_at_least 'ballast_control_refused_total{reason="auth"}' 1
 
 echo "--- no secret in anything the run wrote"
 bash "$ROOT/tests/integration/check_no_secrets.sh" "$LAB" "$METRICS_URL"
