@@ -121,14 +121,20 @@ int Run(const CollectorConfig& config, StatsSource& source) {
   while (!g_stop) {
     notifier.Watchdog(std::chrono::steady_clock::now());
     const auto read_start = std::chrono::steady_clock::now();
+    // Stamped when the read starts: libvirt reads most counters at once, then may stall on
+    // one domain's monitor (seen during live migrations); a stamp taken after a stall puts
+    // the next sample's counters far more time apart than its stamps say (a rate spike).
+    // Stamped early, a stall reads as a slightly low rate instead.
+    const SampleStamp stamp = Stamp(boot_id, seq + 1);
     auto reading = source.Read();
     if (metrics) {
       metrics->OnRead(std::chrono::steady_clock::now() - read_start, reading.ok(),
                       reading.ok() ? reading->vms.size() : 0);
     }
     if (reading.ok()) {
-      HostSample s = BuildHostSample(config, std::string(source.name()), std::move(*reading),
-                                     Stamp(boot_id, ++seq));
+      HostSample s =
+          BuildHostSample(config, std::string(source.name()), std::move(*reading), stamp);
+      ++seq;
       auto bytes = EncodeHostSample(s);
       if (!bytes.ok()) {
         BLOG(kError) << "not publishing: " << bytes.status().message();

@@ -378,7 +378,12 @@ class Simulator final : private controller::Actuator, private controller::Observ
           vs.uuid = vm_uuid_[v];
           vs.name = w_.vms[v].name;
         }
-        vs.vcpus = 1;
+        // The model's CPU unit is the workload's (MIPS or cores): the most a VM can demand in
+        // it stands for its vCPUs (0: unknown), so that the model's bound on a VM's rate
+        // (kMaxCoresPerVcpu x vCPUs) holds in the same unit.
+        vs.vcpus = w_.vms[v].cpu_capacity > 0
+                       ? static_cast<std::uint32_t>(std::ceil(w_.vms[v].cpu_capacity))
+                       : 0;
         vs.state = VmState::kRunning;
         vs.cpu_ns = vms_[v].cpu_ns;
         vs.memory_current_bytes =

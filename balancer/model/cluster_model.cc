@@ -222,7 +222,12 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
     if (b && b->boot_id == s.boot_id && s.monotonic_ns > b->monotonic_ns) {
       const double dt = static_cast<double>(s.monotonic_ns - b->monotonic_ns);
       if (vs.cpu_ns >= b->cpu_ns) {
-        v.cpu_cores = static_cast<double>(vs.cpu_ns - b->cpu_ns) / dt;
+        const double rate = static_cast<double>(vs.cpu_ns - b->cpu_ns) / dt;
+        if (vs.vcpus > 0 && rate > kMaxCoresPerVcpu * vs.vcpus) {
+          ++h.implausible_rates;  // keep the last rate; the next interval re-bases it
+        } else {
+          v.cpu_cores = rate;
+        }
       } else {
         ++h.resets;  // VM restarted in place: keep the last rate, re-baseline
       }

@@ -125,7 +125,14 @@ struct HostView {
   std::uint64_t gaps = 0;          // samples lost in transit (sequence jumps)
   std::uint64_t resets = 0;        // counter resets and collector restarts seen
   std::uint64_t out_of_order = 0;  // duplicates or late samples, ignored
+  // VM CPU rates above kMaxCoresPerVcpu x vCPUs, ignored (the last rate kept): counters read
+  // long before their sample's stamp, e.g. a libvirt call that stalled during a migration.
+  std::uint64_t implausible_rates = 0;
 };
+
+// A VM cannot use more CPU than its vCPUs; a rate above this many cores per vCPU is a
+// measurement artefact (the slack allows for jitter between counter reads and stamps).
+inline constexpr double kMaxCoresPerVcpu = 1.5;
 
 enum class IngestResult {
   kAccepted,

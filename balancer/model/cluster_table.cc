@@ -96,6 +96,7 @@ nlohmann::json ClusterToJson(const ClusterModel& model, SteadyTime now) {
                      {"samples", h.samples},
                      {"gaps", h.gaps},
                      {"resets", h.resets},
+                     {"implausible_rates", h.implausible_rates},
                      {"vms", std::move(vms)}});
   }
   return {{"hosts", std::move(hosts)}};

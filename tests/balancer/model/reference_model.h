@@ -128,7 +128,12 @@ inline IngestResult ReferenceModel::Ingest(const HostSample& s, SteadyTime now) 
         s.monotonic_ns > b->second.monotonic_ns) {
       const double dt = static_cast<double>(s.monotonic_ns - b->second.monotonic_ns);
       if (vs.cpu_ns >= b->second.cpu_ns) {
-        v.cpu_cores = static_cast<double>(vs.cpu_ns - b->second.cpu_ns) / dt;
+        const double rate = static_cast<double>(vs.cpu_ns - b->second.cpu_ns) / dt;
+        if (vs.vcpus > 0 && rate > kMaxCoresPerVcpu * vs.vcpus) {
+          ++h.implausible_rates;
+        } else {
+          v.cpu_cores = rate;
+        }
       } else {
         ++h.resets;  // VM restarted in place: keep the last rate, re-baseline
       }
