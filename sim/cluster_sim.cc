@@ -12,6 +12,7 @@
 
 #include "balancer/controller/controller.h"
 #include "balancer/core/planner.h"
+#include "sim/energy_bound.h"
 
 namespace ballast::sim {
 namespace {
@@ -208,6 +209,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
       if (policy_ && o_.faults.enabled) RestartIfDue(t);
       if (policy_ && o_.faults.enabled) CheckStep(t);
       stddev_sum += Account(t, dt, started_) * dt;
+      FeedSla(t, dt);
     }
     for (std::size_t h = 0; h < by_type_.size(); ++h) {
       SimResult::TypeFigures& sum = res_.by_host_type[w_.hosts[h].type];
@@ -221,6 +223,8 @@ class Simulator final : private controller::Actuator, private controller::Observ
     res_.mean_load_stddev = w_.duration_seconds > 0 ? stddev_sum / w_.duration_seconds : 0;
     res_.mean_active_hosts = res_.active_host_hours / std::max(res_.duration_hours, 1e-9);
     res_.journal_records = journal_.records();
+    res_.sla = sla_->Figures(res_.energy_kwh);
+    res_.energy_bound_kwh = EnergyLowerBoundKwh(w_, o_.step_seconds, o_.drop_idle_vms);
     if (o_.faults.enabled) {
       res_.faults.journal_failed_writes = journal_.failed;
       res_.faults.query_errors = hypervisor_.errors;
@@ -234,6 +238,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
     hosts_.assign(w_.hosts.size(), HostRun{});
     by_type_.assign(w_.hosts.size(), SimResult::TypeFigures{});
     vms_.assign(w_.vms.size(), VmRun{});
+    sla_ = std::make_unique<SlaMetrics>(w_.hosts.size(), w_.vms.size());
     const int n_hosts = static_cast<int>(w_.hosts.size());
     if (o_.placement == Placement::kRoundRobin) {
       for (std::size_t i = 0; i < w_.vms.size(); ++i) {
@@ -794,6 +799,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
         r.outcome = MigrationOutcome::kSucceeded;
         r.vm_on = w_.hosts[static_cast<std::size_t>(it->to)].name;
       }
+      sla_->MigrationEnded(it->end - it->start);
       done.push_back(std::move(r));
       it = in_flight_.erase(it);
     }
@@ -869,6 +875,48 @@ class Simulator final : private controller::Actuator, private controller::Observ
     return stddev;
   }
 
+  // What each host and VM did over [t, t + dt), for CloudSim's SLA metrics: the same load
+  // as Account's (demand + migration overhead over the part of the step a migration ran).
+  void FeedSla(double t, double dt) {
+    std::vector<double>& overhead = sla_overhead_;
+    std::vector<double>& arriving = sla_arriving_;
+    std::vector<double>& migrating = sla_migrating_;
+    overhead.assign(hosts_.size(), 0);
+    arriving.assign(hosts_.size(), 0);
+    migrating.assign(vms_.size(), 0);
+    for (const Migration& m : in_flight_) {
+      const double overlap = std::max(0.0, std::min(m.end, t + dt) - std::max(m.start, t));
+      if (overlap <= 0 || dt <= 0) continue;
+      const double demand = vms_[static_cast<std::size_t>(m.vm)].demand;
+      const double extra = o_.migration_overhead * demand * overlap / dt;
+      overhead[static_cast<std::size_t>(m.from)] += extra;
+      overhead[static_cast<std::size_t>(m.to)] += extra;
+      // Every migration in flight at t runs from t (or its start, t) on: their union on the
+      // target is the longest of them.
+      if (demand > 0) {
+        double& a = arriving[static_cast<std::size_t>(m.to)];
+        a = std::max(a, overlap);
+      }
+      migrating[static_cast<std::size_t>(m.vm)] = overlap;
+    }
+    std::vector<double>& share = sla_share_;
+    share.assign(hosts_.size(), 1.0);
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+      const double load = hosts_[h].demand + overhead[h];
+      const double capacity = w_.hosts[h].cpu_capacity;
+      const bool on = IsOn(h, t);
+      const bool overloaded = on && load > capacity;
+      if (overloaded) share[h] = capacity / load;
+      const bool active = on && (hosts_[h].demand > 0 || arriving[h] > 0);
+      sla_->HostStep(h, dt, active, overloaded, arriving[h]);
+    }
+    for (std::size_t v = 0; v < vms_.size(); ++v) {
+      const VmRun& vm = vms_[v];
+      if (!vm.alive) continue;
+      sla_->VmStep(v, dt, vm.demand, share[static_cast<std::size_t>(vm.host)], migrating[v]);
+    }
+  }
+
   const Workload& w_;
   const core::Policy* policy_;
   const SimOptions& o_;
@@ -904,6 +952,12 @@ class Simulator final : private controller::Actuator, private controller::Observ
   std::vector<double> restarts_;
   int restart_waits_ = 0;
   std::vector<double> silent_until_;  // per host; empty without faults
+  // CloudSim's SLA metrics, fed every step.
+  std::unique_ptr<SlaMetrics> sla_;
+  std::vector<double> sla_overhead_;
+  std::vector<double> sla_arriving_;
+  std::vector<double> sla_migrating_;
+  std::vector<double> sla_share_;
 };
 
 }  // namespace

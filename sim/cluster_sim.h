@@ -20,6 +20,7 @@
 
 #include "balancer/core/policy.h"
 #include "common/status.h"
+#include "sim/sla_metrics.h"
 #include "sim/workload.h"
 
 namespace ballast::sim {
@@ -151,6 +152,10 @@ struct SimResult {
     double overload_host_hours = 0;
   };
   std::map<std::string, TypeFigures> by_host_type;
+  // CloudSim's SLA metrics (sim/sla_metrics.h), and the energy lower bound of the workload
+  // this run replayed (sim/energy_bound.h).
+  SlaFigures sla;
+  double energy_bound_kwh = 0;
 
   // Time series, one entry per step.
   std::vector<double> times;  // seconds from the start
@@ -162,6 +167,9 @@ struct SimResult {
   std::vector<MoveRecord> moves;
   std::vector<UnrelievedRecord> unrelieved_samples;
 
+  double energy_bound_ratio() const {
+    return energy_bound_kwh > 0 ? energy_kwh / energy_bound_kwh : 0;
+  }
   double overload_fraction() const {
     return active_host_hours > 0 ? overload_host_hours / active_host_hours : 0;
   }

@@ -147,7 +147,7 @@ int Run(const RunArgs& a) {
       }
     }
   }
-  std::cout << FormatTable({*r});
+  std::cout << FormatTable({*r}) << "\n" << FormatSlaTable({SlaRowOf(*r)});
   if (!a.out.empty()) {
     std::filesystem::create_directories(a.out);
     std::ofstream(a.out + "/result.json") << ResultJson(*r, true).dump(1) << "\n";

@@ -67,6 +67,72 @@ std::string FormatTable(const std::vector<SimResult>& results) {
   return out;
 }
 
+SlaRow SlaRowOf(const SimResult& r) {
+  SlaRow row;
+  row.label = r.label;
+  row.policy = r.policy;
+  row.energy_kwh = r.energy_kwh;
+  if (r.energy_bound_kwh > 0) row.bound_ratio = r.energy_bound_ratio();
+  row.migrations = r.migrations;
+  row.slatah = r.sla.slatah;
+  row.pdm = r.sla.pdm;
+  row.slav = r.sla.slav;
+  row.esv = r.sla.esv;
+  row.host_shutdowns = r.sla.host_shutdowns;
+  row.mean_migration_seconds = r.sla.mean_migration_seconds;
+  row.overload_host_hours = r.overload_host_hours;
+  return row;
+}
+
+SlaRow SlaRowOf(const PublishedRun& p) {
+  SlaRow row;
+  row.label = p.day;
+  row.policy = p.policy + " (" + p.source + ")";
+  row.energy_kwh = p.energy_kwh;
+  row.migrations = p.migrations;
+  row.slatah = p.slatah;
+  row.pdm = p.pdm;
+  row.slav = p.slav;
+  row.esv = p.energy_kwh * p.slav;
+  row.overload_host_hours = p.overload_host_hours;
+  return row;
+}
+
+std::string FormatSlaTable(const std::vector<SlaRow>& rows) {
+  struct Col {
+    const char* title;
+    std::size_t width;
+    bool left;
+  };
+  const std::vector<Col> cols = {{"trace", 10, true}, {"policy", 34, true}, {"kWh", 7, false},
+                                 {"xLB", 5, false},   {"migr", 6, false},   {"SLATAH%", 7, false},
+                                 {"PDM%", 7, false},  {"SLAV", 8, false},   {"ESV", 8, false},
+                                 {"shutd", 5, false}, {"migr s", 6, false}, {">100%h", 7, false}};
+  std::string out;
+  std::string line;
+  for (const Col& c : cols) Pad(line, c.title, c.width, c.left);
+  out += line + "\n";
+  for (const SlaRow& r : rows) {
+    line.clear();
+    const std::vector<std::string> cells = {
+        r.label,
+        r.policy,
+        Fmt("%.2f", r.energy_kwh),
+        r.bound_ratio ? Fmt("%.2f", *r.bound_ratio) : "-",
+        std::to_string(r.migrations),
+        Fmt("%.2f", 100 * r.slatah),
+        Fmt("%.4f", 100 * r.pdm),
+        Fmt("%.2e", r.slav),
+        Fmt("%.2e", r.esv),
+        r.host_shutdowns ? std::to_string(*r.host_shutdowns) : "-",
+        r.mean_migration_seconds ? Fmt("%.1f", *r.mean_migration_seconds) : "-",
+        r.overload_host_hours ? Fmt("%.2f", *r.overload_host_hours) : "-"};
+    for (std::size_t i = 0; i < cols.size(); ++i) Pad(line, cells[i], cols[i].width, cols[i].left);
+    out += line + "\n";
+  }
+  return out;
+}
+
 nlohmann::json ResultJson(const SimResult& r, bool series) {
   nlohmann::json j = {{"trace", r.label},
                       {"policy", r.policy},
@@ -93,7 +159,23 @@ nlohmann::json ResultJson(const SimResult& r, bool series) {
                       {"max_active_hosts", r.max_active_hosts},
                       {"plans", r.plans},
                       {"plan_seconds", r.plan_seconds},
-                      {"unrelieved", r.unrelieved}};
+                      {"unrelieved", r.unrelieved},
+                      {"energy_bound_kwh", r.energy_bound_kwh},
+                      {"energy_bound_ratio", r.energy_bound_ratio()},
+                      {"sla",
+                       {{"slatah", r.sla.slatah},
+                        {"pdm", r.sla.pdm},
+                        {"slav", r.sla.slav},
+                        {"esv", r.sla.esv},
+                        {"slatah_overload", r.sla.slatah_overload},
+                        {"slatah_paper", r.sla.slatah_paper},
+                        {"pdm_paper", r.sla.pdm_paper},
+                        {"active_host_hours", r.sla.active_host_hours},
+                        {"violation_host_hours", r.sla.violation_host_hours},
+                        {"host_shutdowns", r.sla.host_shutdowns},
+                        {"hosts_initially_inactive", r.sla.hosts_initially_inactive},
+                        {"migrations_ended", r.sla.migrations_ended},
+                        {"mean_migration_seconds", r.sla.mean_migration_seconds}}}};
   nlohmann::json types = nlohmann::json::object();
   for (const auto& [type, f] : r.by_host_type) {
     if (f.host_hours <= 0) continue;
