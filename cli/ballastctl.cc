@@ -210,6 +210,9 @@ int RenderStatus(Ctl& ctl, const json& j) {
     std::string state;
     if (h.value("stale", false)) state += ctl.Red("STALE ");
     if (h.value("left_out", false)) state += ctl.Red("LEFT-OUT(libvirt unreachable) ");
+    if (h.contains("claims_mismatch") && h["claims_mismatch"].is_object()) {
+      state += ctl.Red("CLAIMS-MISMATCH(" + h["claims_mismatch"].value("reason", "?") + ") ");
+    }
     for (const char* r : {"cpu", "memory", "network"}) {
       if (h["hot"].value(r, false)) state += ctl.Red(std::string("HOT(") + r + ") ");
     }
@@ -222,6 +225,16 @@ int RenderStatus(Ctl& ctl, const json& j) {
                   Pct(h.value("memory_utilization", 0.0)).c_str(),
                   Pct(h.value("net_utilization", 0.0)).c_str(), h["vms"].size());
     std::cout << line << state << "\n";
+  }
+  if (j.contains("vm_conflicts") && !j["vm_conflicts"].empty()) {
+    std::cout << "\n" << ctl.Bold("VMs reported by two hosts at once (never moved)") << "\n";
+    for (const auto& c : j["vm_conflicts"]) {
+      std::string hosts;
+      for (const auto& h : c["hosts"]) hosts += (hosts.empty() ? "" : ", ") + h.get<std::string>();
+      std::cout << "  " << c.value("vm", "?") << " (" << c.value("vm_uuid", "?") << "): " << hosts
+                << (c.value("flagged", false) ? "  " + ctl.Red("CONFLICT") : "  (within the grace)")
+                << "\n";
+    }
   }
   if (!j["in_flight"].empty()) {
     std::cout << "\n" << ctl.Bold("migrations in flight") << "\n";

@@ -72,6 +72,8 @@ say "Starting the balancer (policy: policies/default.yaml) and a collector per h
 cp "$ROOT/policies/default.yaml" "$LAB/policy.yaml"
 export HARNESS_INTERVAL=1s
 harness_start_balancer
+echo "The balancer connects (and sends migration traffic) only where its inventory says:"
+sed -n '/^inventory:/,/^  pattern/p' "$LAB/balancer.yaml"
 for h in a b c; do harness_start_collector "$h"; done
 start_prometheus() {
   command -v prometheus >/dev/null || { echo "(prometheus not installed: skipping it)"; return; }

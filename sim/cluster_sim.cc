@@ -302,6 +302,8 @@ class Simulator final : private controller::Actuator, private controller::Observ
       p->interval = std::chrono::milliseconds(std::llround(o_.plan_interval_seconds * 1000));
     }
     controller::ControllerOptions co;
+    // The simulator writes its hosts' samples itself: their claims are its own.
+    co.inventory = controller::HostInventory::TrustCollectorClaims();
     co.model.history_length = o_.history_length;
     co.model.vm_history_length = o_.history_length;
     co.model.host_load = HostLoad::kCounters;

@@ -21,8 +21,13 @@
 namespace ballast::sim {
 
 struct ReplayOptions {
-  // The daemon's: balancer/daemon ControllerOptionsFor(config).
-  controller::ControllerOptions controller;
+  // The daemon's: balancer/daemon ControllerOptionsFor(config). By default the recorded
+  // samples' endpoint claims are trusted: a replay connects to nothing and moves nothing.
+  controller::ControllerOptions controller = [] {
+    controller::ControllerOptions o;
+    o.inventory = controller::HostInventory::TrustCollectorClaims();
+    return o;
+  }();
   // The daemon's loop waits at most 50 ms for a sample before its housekeeping runs.
   std::chrono::milliseconds tick{50};
 };

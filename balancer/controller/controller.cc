@@ -1,6 +1,8 @@
 #include "balancer/controller/controller.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include "balancer/controller/snapshot.h"
 #include "balancer/core/planner.h"
@@ -208,6 +210,10 @@ void Controller::RetireSilentHosts(SteadyTime now) {
     if (left_out_.erase(name) > 0 && env_.observer) {
       env_.observer->OnHostsLeftOut(left_out_.size());
     }
+    if (claims_mismatch_.erase(name) > 0 && env_.observer) {
+      env_.observer->OnHostClaimsMismatch(claims_mismatch_.size());
+    }
+    DropFromDuplicates(name);
     std::erase_if(pair_backoff_, [&](const auto& kv) {
       return kv.first.first == name || kv.first.second == name;
     });
@@ -225,6 +231,172 @@ long long Controller::NowMs() const {
       .count();
 }
 
+// --- the host inventory and duplicate VMs ----------------------------------------------
+
+std::optional<HostEndpoints> Controller::EndpointsOf(const std::string& host) const {
+  if (!options_.inventory.trusts_claims()) return options_.inventory.Resolve(host);
+  const HostView* h = model_.host(host);
+  if (h == nullptr) return std::nullopt;
+  return HostEndpoints{h->identity.libvirt_uri, h->identity.migration_address};
+}
+
+std::string Controller::UriOf(const std::string& host) const {
+  auto ep = EndpointsOf(host);
+  return ep ? ep->libvirt_uri : "";
+}
+
+void Controller::CheckClaims(const HostSample& sample, SteadyTime now) {
+  if (options_.inventory.trusts_claims()) return;
+  const std::string& name = sample.host.name;
+  const auto want = options_.inventory.Resolve(name);
+  std::string reason;
+  if (!want) {
+    reason = "not_in_inventory";
+  } else if (sample.host.libvirt_uri != want->libvirt_uri) {
+    reason = "libvirt_uri";
+  } else if (sample.host.migration_address != want->migration_address) {
+    reason = "migration_address";
+  }
+  auto it = claims_mismatch_.find(name);
+  if (reason.empty()) {
+    if (it == claims_mismatch_.end()) return;
+    const bool announced = it->second.announced;
+    claims_mismatch_.erase(it);
+    if (env_.observer) env_.observer->OnHostClaimsMismatch(claims_mismatch_.size());
+    if (!announced) return;  // its mismatch was not said either (rate limit)
+    BLOG(kInfo) << "host '" << BoundedForLog(name)
+                << "' claims its inventory endpoints again: planned again";
+    (void)Record({{"event", "host_claims_match"}, {"host", BoundedForLog(name)}});
+    return;
+  }
+  const std::string uri = BoundedForLog(sample.host.libvirt_uri, 256);
+  const std::string address = BoundedForLog(sample.host.migration_address, 128);
+  if (it != claims_mismatch_.end()) {
+    // Still mismatched: said once (a different wrong claim says nothing new that matters).
+    it->second.reason = reason;
+    it->second.claimed_uri = uri;
+    it->second.claimed_migration_address = address;
+    return;
+  }
+  ClaimsMismatch& m = claims_mismatch_[name];
+  m = {reason, uri, address, now, false};
+  if (env_.observer) env_.observer->OnHostClaimsMismatch(claims_mismatch_.size());
+  std::uint64_t suppressed = 0;
+  if (!claims_log_.ShouldLog(name, now, &suppressed)) return;
+  m.announced = true;
+  const std::string why = reason == "not_in_inventory" ? "it is not in the inventory"
+                          : reason == "libvirt_uri"
+                              ? "it claims libvirt_uri '" + uri + "', the inventory says '" +
+                                    BoundedForLog(want->libvirt_uri, 256) + "'"
+                              : "it claims migration_address '" + address +
+                                    "', the inventory says '" +
+                                    BoundedForLog(want->migration_address, 128) + "'";
+  BLOG(kError) << "host '" << BoundedForLog(name) << "' left out of planning: " << why
+               << "; it is neither a source nor a target until its claims match (a "
+                  "misconfigured collector, or a stolen collector key)"
+               << (suppressed > 0 ? " (" + std::to_string(suppressed) + " more since the last line)"
+                                  : "");
+  nlohmann::json j = {{"event", "host_claims_mismatch"},
+                      {"host", BoundedForLog(name)},
+                      {"reason", reason},
+                      {"claimed_libvirt_uri", uri},
+                      {"claimed_migration_address", address}};
+  if (want) {
+    j["inventory_libvirt_uri"] = want->libvirt_uri;
+    j["inventory_migration_address"] = want->migration_address;
+  }
+  (void)Record(std::move(j));
+}
+
+void Controller::TrackDuplicates(const HostSample& sample, SteadyTime now) {
+  const std::string& name = sample.host.name;
+  bool changed = false;
+  for (const auto& c : cross_) {
+    // A migration under way lists the VM on both hosts for a while: not a conflict.
+    if (InFlight(c.vm_uuid)) continue;
+    auto [it, added] = duplicates_.try_emplace(c.vm_uuid);
+    DuplicateVm& d = it->second;
+    if (added) d.since = now;
+    d.hosts.insert(c.other_host);
+    d.hosts.insert(name);
+    if (const VmView* v = model_.vm(c.vm_uuid)) d.vm_name = BoundedForLog(v->name);
+    changed |= added;
+  }
+  if (duplicates_.empty()) return;
+  // Duplicates this host was part of but no longer lists: it is out of them.
+  std::unordered_set<std::string_view> listed;
+  for (auto it = duplicates_.begin(); it != duplicates_.end();) {
+    DuplicateVm& d = it->second;
+    if (d.hosts.count(name) != 0) {
+      if (listed.empty()) {
+        for (const VmSample& v : sample.vms) listed.insert(v.uuid);
+      }
+      if (listed.count(it->first) == 0) d.hosts.erase(name);
+    }
+    if (d.hosts.size() >= 2) {
+      ++it;
+      continue;
+    }
+    if (d.flagged) {
+      BLOG(kInfo) << "VM " << d.vm_name << " (" << BoundedForLog(it->first)
+                  << ") is reported by one host again: the conflict is over";
+      (void)Record({{"event", "vm_conflict_cleared"},
+                    {"vm", d.vm_name},
+                    {"vm_uuid", BoundedForLog(it->first)},
+                    {"host", d.hosts.empty() ? "" : *d.hosts.begin()}});
+      changed = true;
+    }
+    it = duplicates_.erase(it);
+  }
+  if (changed && env_.observer) env_.observer->OnVmConflicts(vm_conflicts());
+}
+
+void Controller::DropFromDuplicates(const std::string& host) {
+  for (auto& [uuid, d] : duplicates_) d.hosts.erase(host);
+}
+
+void Controller::ReviewDuplicates(SteadyTime now) {
+  bool changed = false;
+  for (auto it = duplicates_.begin(); it != duplicates_.end();) {
+    DuplicateVm& d = it->second;
+    const std::string uuid = BoundedForLog(it->first);
+    if (d.hosts.size() < 2 || InFlight(it->first)) {
+      // A host went stale, or a migration of it began: no longer a conflict.
+      if (d.flagged) {
+        BLOG(kInfo) << "VM " << d.vm_name << " (" << uuid << ") is no longer reported by two "
+                    << "fresh hosts: the conflict is over";
+        (void)Record({{"event", "vm_conflict_cleared"}, {"vm", d.vm_name}, {"vm_uuid", uuid}});
+        changed = true;
+      }
+      it = duplicates_.erase(it);
+      continue;
+    }
+    if (!d.flagged && now - d.since >= options_.duplicate_vm_grace) {
+      d.flagged = true;
+      changed = true;
+      std::string hosts;
+      for (const auto& h : d.hosts) hosts += (hosts.empty() ? "" : ", ") + BoundedForLog(h);
+      BLOG(kError) << "VM " << d.vm_name << " (" << uuid << ") is reported by " << d.hosts.size()
+                   << " hosts at once (" << hosts
+                   << ") outside any migration the balancer knows of: it is not moved until "
+                      "one host alone reports it (a split brain, or a collector claiming "
+                      "another host's VM)";
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& h : d.hosts) list.push_back(BoundedForLog(h));
+      (void)Record(
+          {{"event", "vm_conflict"}, {"vm", d.vm_name}, {"vm_uuid", uuid}, {"hosts", list}});
+    }
+    ++it;
+  }
+  if (changed && env_.observer) env_.observer->OnVmConflicts(vm_conflicts());
+}
+
+std::size_t Controller::vm_conflicts() const {
+  std::size_t n = 0;
+  for (const auto& [uuid, d] : duplicates_) n += d.flagged ? 1 : 0;
+  return n;
+}
+
 // --- ingest ----------------------------------------------------------------------------
 
 void Controller::OnSample(const HostSample& sample) {
@@ -232,9 +404,15 @@ void Controller::OnSample(const HostSample& sample) {
   const HostView* before = model_.host(name);
   const bool known = before != nullptr;
   const bool was_stale = known && before->stale;
-  model_.Ingest(sample, env_.clock->Steady());
+  const SteadyTime now = env_.clock->Steady();
+  cross_.clear();
+  if (model_.Ingest(sample, now, &cross_) == IngestResult::kIgnoredOld) return;
+  CheckClaims(sample, now);
+  TrackDuplicates(sample, now);
   if (!known) {
-    BLOG(kInfo) << "host '" << name << "' joined (" << sample.host.libvirt_uri << ", "
+    const auto ep = EndpointsOf(name);
+    BLOG(kInfo) << "host '" << BoundedForLog(name) << "' joined ("
+                << (ep ? BoundedForLog(ep->libvirt_uri, 256) : "not in the inventory") << ", "
                 << sample.vms.size() << " VMs)";
   } else if (was_stale && !model_.host(name)->stale) {
     // Ingest clears the flag, so the staleness scan never sees this transition.
@@ -254,9 +432,11 @@ void Controller::Tick() {
                                   "target of any move"
                                 : "");
     (void)Record({{"event", h->stale ? "host_stale" : "host_fresh"}, {"host", name}});
+    if (h->stale) DropFromDuplicates(name);
   }
   RetryJournal(now);
   RetireSilentHosts(now);
+  ReviewDuplicates(now);
   AskNewHosts(now);
   WatchExternal();
   // Not reconciled yet: asked again every tick, so the first plan follows reconciliation at
@@ -309,6 +489,10 @@ void Controller::AdoptJournalLeftovers() {
 void Controller::AskNewHosts(SteadyTime now) {
   for (const auto& [name, h] : model_.hosts()) {
     if (h.stale || reconciled_hosts_.count(name) != 0) continue;
+    // Its claims do not match the inventory: excluded, asked once they match.
+    if (claims_mismatch_.count(name) != 0) continue;
+    const std::string uri = UriOf(name);
+    if (uri.empty()) continue;
     HostQuery& q = host_queries_[name];  // left-out hosts are asked again too
     if (q.outstanding) {
       if (!q.warned && now - q.first_asked > options_.reconcile_wait) {
@@ -327,7 +511,7 @@ void Controller::AskNewHosts(SteadyTime now) {
     if (now < q.retry_at) continue;
     if (q.first_asked == SteadyTime{}) q.first_asked = now;
     q.outstanding = true;
-    env_.hypervisor->AskActiveJobs(name, h.identity.libvirt_uri);
+    env_.hypervisor->AskActiveJobs(name, uri);
   }
 }
 
@@ -364,14 +548,13 @@ void Controller::OnActiveJobs(const std::string& host, const Result<std::vector<
   }
   reconciled_hosts_.insert(host);
   if (q != host_queries_.end()) host_queries_.erase(q);
-  const HostView* h = model_.host(host);
+  const std::string uri = UriOf(host);
   for (const ActiveJob& j : *jobs) {
     if (InFlight(j.vm_uuid)) continue;
     BLOG(kWarning) << "host '" << host << "' has a job running on " << j.vm_name
                    << " that this balancer did not start: it will not be moved until the "
                       "job ends";
-    external_[j.vm_uuid] = {"", j.vm_uuid, j.vm_name, host, "", h ? h->identity.libvirt_uri : "",
-                            ""};
+    external_[j.vm_uuid] = {"", j.vm_uuid, j.vm_name, host, "", uri, ""};
     (void)Record({{"event", "external_job_seen"}, {"vm", j.vm_name}, {"host", host}});
   }
 }
@@ -396,11 +579,14 @@ void Controller::WatchExternal() {
     if (probes_outstanding_.count(uuid) != 0 && now - m.asked > options_.reconcile_wait) {
       probes_outstanding_.erase(uuid);
     }
-    if (m.from_uri.empty()) {
-      if (const HostView* h = model_.host(m.from)) m.from_uri = h->identity.libvirt_uri;
-    }
-    if (m.to_uri.empty() && !m.to.empty()) {
-      if (const HostView* h = model_.host(m.to)) m.to_uri = h->identity.libvirt_uri;
+    if (!options_.inventory.trusts_claims()) {
+      // Only the inventory's URIs, also for migrations a previous run journaled (its URIs may
+      // have come from samples).
+      m.from_uri = UriOf(m.from);
+      m.to_uri = m.to.empty() ? "" : UriOf(m.to);
+    } else {
+      if (m.from_uri.empty()) m.from_uri = UriOf(m.from);
+      if (m.to_uri.empty() && !m.to.empty()) m.to_uri = UriOf(m.to);
     }
     if (m.from_uri.empty() || probes_outstanding_.count(uuid) != 0) continue;
     if (m.asked != SteadyTime{} && now - m.asked < options_.query_retry) continue;
@@ -443,7 +629,8 @@ bool Controller::Reconciled() const {
     if (!m.id.empty() && !m.overdue) return false;
   }
   for (const auto& [name, h] : model_.hosts()) {
-    if (!h.stale && reconciled_hosts_.count(name) == 0 && left_out_.count(name) == 0) {
+    if (!h.stale && reconciled_hosts_.count(name) == 0 && left_out_.count(name) == 0 &&
+        claims_mismatch_.count(name) == 0) {
       return false;
     }
   }
@@ -462,9 +649,18 @@ core::ClusterState Controller::Snapshot() const {
   in.recent = recent_;
   in.maintenance_hosts = maintenance_;
   core::ClusterState state = BuildClusterState(in);
-  if (!left_out_.empty()) {
-    // Neither source nor target: to the core a left-out host is as good as silent.
-    for (core::Host& h : state.hosts) h.stale = h.stale || left_out_.count(h.name) != 0;
+  if (!left_out_.empty() || !claims_mismatch_.empty()) {
+    // Neither source nor target: to the core a left-out host, or one whose claims do not
+    // match the inventory, is as good as silent.
+    for (core::Host& h : state.hosts) {
+      h.stale = h.stale || left_out_.count(h.name) != 0 || claims_mismatch_.count(h.name) != 0;
+    }
+  }
+  if (!duplicates_.empty()) {
+    for (core::Vm& v : state.vms) {
+      auto d = duplicates_.find(v.uuid);
+      v.reported_twice = d != duplicates_.end() && d->second.hosts.size() >= 2;
+    }
   }
   return state;
 }
@@ -557,6 +753,14 @@ void Controller::StartMove(const core::Move& m) {
     (void)Record(j);
   };
   if (from == nullptr || to == nullptr) return skip("host_unknown", "host unknown");
+  if (claims_mismatch_.count(m.from) != 0 || claims_mismatch_.count(m.to) != 0 ||
+      !EndpointsOf(m.from) || !EndpointsOf(m.to)) {
+    return skip("host_claims_mismatch",
+                "a host's claims do not match the inventory (or it has no entry)");
+  }
+  if (auto d = duplicates_.find(m.vm_uuid); d != duplicates_.end() && d->second.hosts.size() >= 2) {
+    return skip("duplicate_vm", "two hosts report it at once");
+  }
   if (InFlight(m.vm_uuid)) return skip("in_flight", "a migration of it is under way");
   const SteadyTime now = env_.clock->Steady();
   auto pair = pair_backoff_.find({m.from, m.to});
@@ -583,9 +787,12 @@ MigrationRequest Controller::RequestFor(const std::string& uuid, const std::stri
   req.vm_name = name;
   req.from_host = from.identity.name;
   req.to_host = to.identity.name;
-  req.from_uri = from.identity.libvirt_uri;
-  req.to_uri = to.identity.libvirt_uri;
-  req.to_migration_address = to.identity.migration_address;
+  // The inventory's endpoints, never a sample's (callers checked that both hosts have some).
+  const auto from_ep = EndpointsOf(from.identity.name).value_or(HostEndpoints{});
+  const auto to_ep = EndpointsOf(to.identity.name).value_or(HostEndpoints{});
+  req.from_uri = from_ep.libvirt_uri;
+  req.to_uri = to_ep.libvirt_uri;
+  req.to_migration_address = to_ep.migration_address;
   const core::Policy& policy = *policy_;
   req.options.timeout =
       std::chrono::duration_cast<std::chrono::milliseconds>(policy.migration.timeout);
@@ -770,6 +977,26 @@ ManualMoveResult Controller::StartManualMove(const std::string& vm_uuid, const s
   if (!Reconciled()) {
     out.error_code = "unavailable";
     out.error = "still reconciling with libvirt; try again";
+    return out;
+  }
+  for (const std::string& h : {v->host, to_host}) {
+    // Not even with --force: the balancer would connect or send VM memory where a collector
+    // said, not where the admin configured.
+    if (claims_mismatch_.count(h) != 0 || !EndpointsOf(h)) {
+      out.error_code = "refused";
+      out.check.rule = "host_inventory";
+      out.check.explanation = "host '" + BoundedForLog(h) +
+                              "' claims endpoints other than its inventory entry (or has "
+                              "none): it is neither source nor target until they match";
+      out.error = out.check.explanation + " (cannot be forced)";
+      return out;
+    }
+  }
+  if (auto d = duplicates_.find(v->uuid); d != duplicates_.end() && d->second.hosts.size() >= 2) {
+    out.error_code = "refused";
+    out.check.rule = "duplicate_vm";
+    out.check.explanation = "two hosts report " + v->name + " at once: where it runs is not known";
+    out.error = out.check.explanation + " (cannot be forced)";
     return out;
   }
   out.check = core::CheckManualMove(Snapshot(), *policy_, env_.clock->Wall(), v->uuid, to_host);

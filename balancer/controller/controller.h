@@ -27,11 +27,13 @@
 #include <vector>
 
 #include "balancer/controller/env.h"
+#include "balancer/controller/host_inventory.h"
 #include "balancer/core/cluster_state.h"
 #include "balancer/core/manual_move.h"
 #include "balancer/core/plan.h"
 #include "balancer/core/policy.h"
 #include "balancer/model/cluster_model.h"
+#include "common/log.h"
 #include "common/sample.h"
 
 namespace ballast::controller {
@@ -56,6 +58,33 @@ struct ControllerOptions {
   // Failed migrations back off per (from, to) pair: first by the policy's failure_backoff,
   // doubling, at most this long.
   std::chrono::seconds max_backoff{1800};
+  // Where the balancer connects and sends migration traffic, per host (host_inventory.h).
+  // Empty (the default): every host is flagged and nothing moves. A host whose samples claim
+  // other endpoints than its entry (or that has none) is neither source nor target.
+  HostInventory inventory;
+  // A VM that two fresh hosts report at once, outside any migration the controller knows of,
+  // is never moved; it is flagged as a conflict (log, journal, observer) once that lasted
+  // this long (a migration someone else started, or the last samples of a source just after
+  // a move, look the same for a moment).
+  std::chrono::nanoseconds duplicate_vm_grace = std::chrono::seconds(30);
+};
+
+// A host whose samples claim endpoints other than its inventory entry, or that has none.
+struct ClaimsMismatch {
+  std::string reason;  // "not_in_inventory", "libvirt_uri", "migration_address"
+  // What the sample claimed, bounded and escaped (BoundedForLog): safe to log and show.
+  std::string claimed_uri;
+  std::string claimed_migration_address;
+  SteadyTime since{};
+  bool announced = false;  // logged and journaled (a flapping host is rate-limited)
+};
+
+// A VM UUID that two or more fresh hosts list in their latest samples.
+struct DuplicateVm {
+  std::string vm_name;          // bounded (BoundedForLog)
+  std::set<std::string> hosts;  // that list it now
+  SteadyTime since{};
+  bool flagged = false;  // lasted duplicate_vm_grace: logged, journaled, counted
 };
 
 // A migration this controller started and whose outcome has not come back yet.
@@ -153,6 +182,15 @@ class Controller {
   const std::vector<core::FinishedMigration>& recent() const { return recent_; }
   // Hosts left out of planning because their libvirt cannot be reached (journaled).
   const std::set<std::string>& left_out() const { return left_out_; }
+  // Hosts whose samples claim other endpoints than the inventory's: neither source nor
+  // target until they match again (journaled).
+  const std::map<std::string, ClaimsMismatch>& claims_mismatch() const { return claims_mismatch_; }
+  // VMs reported by two hosts at once (by UUID): never moved; `flagged` once it lasted.
+  const std::map<std::string, DuplicateVm>& duplicate_vms() const { return duplicates_; }
+  std::size_t vm_conflicts() const;
+  // The endpoints the controller uses for `host`: the inventory's (or, when it trusts the
+  // collectors' claims, the host's latest sample's). nullopt: none.
+  std::optional<HostEndpoints> EndpointsOf(const std::string& host) const;
   // Ready to plan: every fresh host has been checked for running jobs (or left out, when its
   // libvirt kept failing for reconcile_wait), and every migration a previous run left
   // unfinished is resolved.
@@ -190,6 +228,15 @@ class Controller {
   void AfterMove(const std::string& uuid, const std::string& from, const std::string& to);
   void Prune(WallTime now);
   void RetireSilentHosts(SteadyTime now);
+  // After each sample: does it claim the inventory's endpoints? Flags and unflags the host.
+  void CheckClaims(const HostSample& sample, SteadyTime now);
+  // After each sample: VMs another fresh host lists too (`cross_`), and duplicates this host
+  // no longer lists.
+  void TrackDuplicates(const HostSample& sample, SteadyTime now);
+  // Time: duplicates that lasted are flagged; stale hosts drop out of them.
+  void ReviewDuplicates(SteadyTime now);
+  void DropFromDuplicates(const std::string& host);
+  std::string UriOf(const std::string& host) const;
   // --- journal health: while it cannot be written, records wait in `unwritten_` (in order)
   // and no move starts; a write is retried every journal_retry.
   Status Record(nlohmann::json record, bool keep_if_unwritten);
@@ -221,6 +268,10 @@ class Controller {
   // Hosts whose libvirt kept failing for reconcile_wait: neither source nor target.
   std::set<std::string> left_out_;
   std::map<std::string, HostQuery> host_queries_;
+  std::map<std::string, ClaimsMismatch> claims_mismatch_;
+  LogLimiter claims_log_{std::chrono::seconds(10)};  // per host: a flapping claim
+  std::map<std::string, DuplicateVm> duplicates_;    // by VM UUID
+  std::vector<ClusterModel::CrossReport> cross_;     // reused by OnSample
   std::map<std::pair<std::string, std::string>, Backoff> pair_backoff_;
   std::map<std::string, SteadyTime> failed_vms_;
   std::set<std::string> last_keys_;

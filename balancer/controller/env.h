@@ -108,6 +108,10 @@ class Observer {
   virtual void OnJournalHealth(bool /*writable*/) {}
   // Hosts left out of planning (their libvirt keeps failing), after each change.
   virtual void OnHostsLeftOut(std::size_t /*count*/) {}
+  // Hosts whose samples claim other endpoints than the inventory's, after each change.
+  virtual void OnHostClaimsMismatch(std::size_t /*count*/) {}
+  // VMs flagged as reported by two hosts at once, after each change.
+  virtual void OnVmConflicts(std::size_t /*count*/) {}
 };
 
 // Not owned; every pointer but `observer` must be set and outlive the controller.

@@ -47,6 +47,9 @@ struct Vm {
   // Optional: the VM's own recent usage in absolute units (cores, bytes, bits/s), oldest
   // first. When present, the forecast of a target after a move uses it.
   SampleWindow history;
+  // Reported by two hosts at once (not by a migration under way): where it really runs is
+  // unknown, so it is never moved (Blocker::kDuplicateVm).
+  bool reported_twice = false;
 
   Resources usage() const { return {cpu_used, memory_bytes, net_bps}; }
 };

@@ -71,6 +71,8 @@ std::string_view BlockerName(Blocker b) {
       return "pinned";
     case Blocker::kInFlight:
       return "in_flight";
+    case Blocker::kDuplicateVm:
+      return "duplicate_vm";
     case Blocker::kCooldown:
       return "cooldown";
     case Blocker::kAffinityGroupTooLarge:
@@ -127,6 +129,8 @@ std::string_view BlockerPhrase(Blocker b) {
       return "pinned (must) to this host";
     case Blocker::kInFlight:
       return "already migrating";
+    case Blocker::kDuplicateVm:
+      return "reported by two hosts at once (where it runs is not known)";
     case Blocker::kCooldown:
       return "in cooldown after a recent move";
     case Blocker::kAffinityGroupTooLarge:

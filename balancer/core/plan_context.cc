@@ -63,6 +63,7 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
     vs.vm = &v;
     vm_index.emplace(v.uuid, static_cast<int>(i));
     vs.usage = v.usage();
+    vs.reported_twice = v.reported_twice;
     for (Resource r : kAllResources) {
       const std::vector<double>& hist = v.history[Idx(static_cast<int>(r))];
       double f = hist.empty() ? 0.0 : Forecast(hist, policy_.detection);

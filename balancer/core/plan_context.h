@@ -52,6 +52,7 @@ struct VmState {
   // any move would side with one rule against the other (see FindRuleConflicts).
   bool conflicted = false;
   bool in_flight = false;
+  bool reported_twice = false;                  // Vm::reported_twice
   bool planned = false;                         // already moved in this plan
   std::optional<TimePoint> last_move;           // newest finished migration
   std::vector<std::pair<int, TimePoint>> left;  // (host it left, when), recent ones

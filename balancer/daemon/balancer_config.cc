@@ -5,6 +5,95 @@
 #include "common/config_util.h"
 
 namespace ballast {
+namespace {
+
+using controller::HostEndpoints;
+using controller::HostInventory;
+
+// One inventory entry or the pattern: {libvirt_uri, migration_address}.
+bool ReadEndpoints(const YAML::Node& node, const std::string& file, const std::string& path,
+                   bool pattern, std::vector<std::string>* errors, HostEndpoints* out) {
+  const std::size_t before = errors->size();
+  if (!node.IsMap()) {
+    errors->push_back(file + ": " + path +
+                      ": expected {libvirt_uri: URI, migration_address: ADDRESS}");
+    return false;
+  }
+  YamlMapReader r(node, file, path, {"libvirt_uri", "migration_address"}, errors);
+  r.String("libvirt_uri", &out->libvirt_uri);
+  r.String("migration_address", &out->migration_address);
+  if (!r.Has("libvirt_uri")) {
+    errors->push_back(file + ": " + path + ".libvirt_uri: required");
+  } else if (auto why = HostInventory::CheckUri(out->libvirt_uri, pattern); !why.empty()) {
+    r.Error(r.Get("libvirt_uri"), "libvirt_uri", why);
+  }
+  if (auto why = HostInventory::CheckAddress(out->migration_address, pattern); !why.empty()) {
+    r.Error(r.Get("migration_address"), "migration_address", why);
+  }
+  return errors->size() == before;
+}
+
+void ReadInventory(const YAML::Node& node, const std::string& file,
+                   std::vector<std::string>* errors, HostInventory* out) {
+  const std::string kWhat =
+      "list the hosts the balancer may connect to (inventory.hosts: {NAME: {libvirt_uri, "
+      "migration_address}}) and/or a pattern (inventory.pattern: {libvirt_uri: "
+      "\"qemu+tls://{host}.example/system\", migration_address: \"{host}.mig.example\"}), or "
+      "set inventory.trust_collector_claims: true (insecure: a collector key then chooses "
+      "where the balancer connects and sends VM memory)";
+  if (!node || node.IsNull()) {
+    errors->push_back(file + ": inventory: required: " + kWhat);
+    return;
+  }
+  if (!node.IsMap()) {
+    errors->push_back(file + ": inventory: expected a mapping: " + kWhat);
+    return;
+  }
+  YamlMapReader r(node, file, "inventory", {"hosts", "pattern", "trust_collector_claims"}, errors);
+  bool trust = false;
+  r.Bool("trust_collector_claims", &trust);
+  if (trust) {
+    if (r.Has("hosts") || r.Has("pattern")) {
+      r.Error(r.Get("trust_collector_claims"), "trust_collector_claims",
+              "true ignores hosts and pattern: set one or the other");
+    }
+    *out = HostInventory::TrustCollectorClaims();
+    return;
+  }
+  HostInventory inv;
+  if (r.Has("hosts")) {
+    const YAML::Node hosts = r.Get("hosts");
+    if (!hosts.IsMap()) {
+      r.Error(hosts, "hosts",
+              "expected a mapping of host names to {libvirt_uri, migration_address}");
+    } else {
+      for (const auto& kv : hosts) {
+        const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        const std::string path = "inventory.hosts." + controller::BoundedForLog(name, 64);
+        if (!HostInventory::IsSafeHostName(name)) {
+          errors->push_back(file + ": " + path +
+                            ": not a host name (1-253 characters of [A-Za-z0-9._-], starting "
+                            "with a letter or digit, no '..')");
+          continue;
+        }
+        HostEndpoints e;
+        if (ReadEndpoints(kv.second, file, path, false, errors, &e)) inv.Add(name, std::move(e));
+      }
+    }
+  }
+  if (r.Has("pattern")) {
+    HostEndpoints p;
+    if (ReadEndpoints(r.Get("pattern"), file, "inventory.pattern", true, errors, &p)) {
+      inv.SetPattern(std::move(p));
+    }
+  }
+  if (!r.Has("hosts") && !r.Has("pattern")) {
+    errors->push_back(file + ": inventory: no hosts and no pattern: " + kWhat);
+  }
+  *out = std::move(inv);
+}
+
+}  // namespace
 
 Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   auto root = LoadYamlFile(file);
@@ -38,7 +127,8 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
                    "viewer_allowlist_dir",
                    "state_file",
                    "record_file",
-                   "record_max_bytes"},
+                   "record_max_bytes",
+                   "inventory"},
                   &errors);
   r.String("listen", &c.listen);
   r.Bool("plaintext", &c.plaintext);
@@ -80,6 +170,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
   if (r.Enum("host_load", &host_load, {"counters", "vm_sum"})) {
     c.host_load = host_load == "counters" ? HostLoad::kCounters : HostLoad::kVmSum;
   }
+  ReadInventory(r.Get("inventory"), file, &errors, &c.inventory);
   if (c.policy_file.empty()) errors.push_back(file + ": policy_file: required");
   if (c.journal_file.empty()) errors.push_back(file + ": journal_file: required");
   if (c.state_file.empty() && !c.journal_file.empty()) c.state_file = c.journal_file + ".state";
@@ -107,6 +198,7 @@ controller::ControllerOptions ControllerOptionsFor(const BalancerConfig& config)
   co.startup_grace = config.startup_grace;
   co.dry_run = config.actuator == "dry-run";
   co.retire_after = config.retire_hosts_after;
+  co.inventory = config.inventory;
   return co;
 }
 

@@ -53,6 +53,9 @@ struct BalancerConfig {
   std::chrono::nanoseconds shutdown_grace = std::chrono::seconds(30);
   // Wait this long after start for collectors to report before the first plan.
   std::chrono::nanoseconds startup_grace = std::chrono::seconds(3);
+  // Required: the hosts the balancer may connect to and send migration traffic to (listed,
+  // or a pattern), or trust_collector_claims: true (insecure; logged loudly at start).
+  controller::HostInventory inventory;
 };
 
 Result<BalancerConfig> LoadBalancerConfig(const std::string& file);

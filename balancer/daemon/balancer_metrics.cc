@@ -231,6 +231,20 @@ class BalancerMetrics::Impl {
                                  "failing (neither source nor target)")
                            .Register(*registry)
                            .Add({})),
+        hosts_claims_mismatch(
+            BuildGauge()
+                .Name("ballast_hosts_claims_mismatch")
+                .Help("Hosts whose samples claim a libvirt URI or migration address other "
+                      "than their inventory entry, or that have none (neither source nor "
+                      "target until they match)")
+                .Register(*registry)
+                .Add({})),
+        vm_conflicts(BuildGauge()
+                         .Name("ballast_vm_conflicts")
+                         .Help("VMs reported by two hosts at once outside any known migration "
+                               "for longer than the grace (never moved)")
+                         .Register(*registry)
+                         .Add({})),
         hot_marks(BuildGauge()
                       .Name("ballast_policy_hot_mark_ratio")
                       .Help("The policy's hot mark per resource")
@@ -339,6 +353,8 @@ class BalancerMetrics::Impl {
   Gauge& paused;
   Gauge& journal_writable;
   Gauge& hosts_left_out;
+  Gauge& hosts_claims_mismatch;
+  Gauge& vm_conflicts;
   Family<Gauge>& hot_marks;
   Family<Gauge>& relieved_marks;
   Gauge& last_plan;
@@ -516,6 +532,14 @@ void BalancerMetrics::SetJournalWritable(bool writable) {
 
 void BalancerMetrics::SetHostsLeftOut(std::size_t n) {
   impl_->hosts_left_out.Set(static_cast<double>(n));
+}
+
+void BalancerMetrics::SetHostsClaimsMismatch(std::size_t n) {
+  impl_->hosts_claims_mismatch.Set(static_cast<double>(n));
+}
+
+void BalancerMetrics::SetVmConflicts(std::size_t n) {
+  impl_->vm_conflicts.Set(static_cast<double>(n));
 }
 
 }  // namespace ballast

@@ -59,6 +59,8 @@ class BalancerMetrics {
   void SetPaused(bool paused);
   void SetJournalWritable(bool writable);
   void SetHostsLeftOut(std::size_t n);
+  void SetHostsClaimsMismatch(std::size_t n);
+  void SetVmConflicts(std::size_t n);
 
   class Impl;
 

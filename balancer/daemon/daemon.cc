@@ -123,6 +123,20 @@ int Balancer::Init() {
                                             : MakeLibvirtActuator(config_.migration_workers);
 
   const controller::ControllerOptions co = ControllerOptionsFor(config_);
+  if (config_.inventory.trusts_claims()) {
+    BLOG(kWarning) << "INSECURE: inventory.trust_collector_claims: true: the balancer connects "
+                      "to the libvirt URI and sends migration traffic to the address each "
+                      "collector's sample claims; a stolen collector key can point the "
+                      "balancer's libvirt credentials anywhere and pull VM memory to an "
+                      "address of its choice. List the hosts in inventory instead";
+  } else {
+    BLOG(kInfo) << "host inventory: " << config_.inventory.hosts().size() << " host(s) listed"
+                << (config_.inventory.pattern()
+                        ? ", pattern " + config_.inventory.pattern()->libvirt_uri + " / " +
+                              config_.inventory.pattern()->migration_address
+                        : ", no pattern")
+                << "; a host whose samples claim other endpoints is neither source nor target";
+  }
   actuator_env_ = std::make_unique<ActuatorEnv>(actuator_);
   queries_ = std::make_unique<DetachedQueries>(actuator_);
   journal_env_ = std::make_unique<JournalEnv>(journal_.get());
@@ -141,12 +155,14 @@ int Balancer::Init() {
               << "; policy '" << policy->name << "' (" << core::ModeName(policy->mode) << ") from "
               << config_.policy_file << "; actuator " << config_.actuator << "; host load from "
               << HostLoadName(config_.host_load);
-  Record({{"event", "daemon_started"},
-          {"policy", policy->name},
-          {"policy_generation", policy_store_.generation()},
-          {"mode", core::ModeName(policy->mode)},
-          {"actuator", config_.actuator},
-          {"host_load", HostLoadName(config_.host_load)}});
+  Record(
+      {{"event", "daemon_started"},
+       {"policy", policy->name},
+       {"policy_generation", policy_store_.generation()},
+       {"mode", core::ModeName(policy->mode)},
+       {"actuator", config_.actuator},
+       {"host_load", HostLoadName(config_.host_load)},
+       {"inventory", config_.inventory.trusts_claims() ? "trust_collector_claims" : "configured"}});
   // Only migration records matter to reconciliation: the text is looked at first and only
   // those are parsed, one at a time (a full journal is hundreds of MiB).
   Journal::ForEachLine(config_.journal_file, [this](std::string_view line) {
@@ -319,6 +335,19 @@ nlohmann::json Balancer::StatusJson(SteadyClock::time_point now) const {
     const std::string name = h["name"];
     h["maintenance"] = controller_->maintenance().count(name) != 0;
     h["left_out"] = controller_->left_out().count(name) != 0;
+    if (auto m = controller_->claims_mismatch().find(name);
+        m != controller_->claims_mismatch().end()) {
+      h["claims_mismatch"] = {{"reason", m->second.reason},
+                              {"claimed_libvirt_uri", m->second.claimed_uri},
+                              {"claimed_migration_address", m->second.claimed_migration_address}};
+    } else {
+      h["claims_mismatch"] = nullptr;
+    }
+    // What the balancer uses (the inventory's), next to what the sample claims.
+    if (auto ep = controller_->EndpointsOf(name)) {
+      h["inventory_libvirt_uri"] = ep->libvirt_uri;
+      h["inventory_migration_address"] = ep->migration_address;
+    }
     const HostView* hv = model.host(name);
     nlohmann::json hot = nlohmann::json::object();
     for (std::size_t r = 0; r < core::kNumResources; ++r) {
@@ -358,6 +387,18 @@ nlohmann::json Balancer::StatusJson(SteadyClock::time_point now) const {
   j["plans"] = controller_->plans();
   j["reconciled"] = controller_->Reconciled();
   j["left_out_hosts"] = controller_->left_out();
+  nlohmann::json mismatched = nlohmann::json::array();
+  for (const auto& [name, m] : controller_->claims_mismatch()) mismatched.push_back(name);
+  j["claims_mismatch_hosts"] = mismatched;
+  nlohmann::json conflicts = nlohmann::json::array();
+  for (const auto& [uuid, d] : controller_->duplicate_vms()) {
+    conflicts.push_back({{"vm_uuid", controller::BoundedForLog(uuid)},
+                         {"vm", d.vm_name},
+                         {"hosts", d.hosts},
+                         {"flagged", d.flagged}});
+  }
+  j["vm_conflicts"] = conflicts;
+  j["inventory"] = config_.inventory.trusts_claims() ? "trust_collector_claims" : "configured";
   j["journal_ok"] = controller_->journal_ok();
   j["host_load"] = HostLoadName(config_.host_load);
   nlohmann::json in_flight = nlohmann::json::array();

@@ -110,6 +110,8 @@ class MetricsObserver final : public controller::Observer {
   void OnPausedChanged(bool paused) override { metrics_->SetPaused(paused); }
   void OnJournalHealth(bool writable) override { metrics_->SetJournalWritable(writable); }
   void OnHostsLeftOut(std::size_t n) override { metrics_->SetHostsLeftOut(n); }
+  void OnHostClaimsMismatch(std::size_t n) override { metrics_->SetHostsClaimsMismatch(n); }
+  void OnVmConflicts(std::size_t n) override { metrics_->SetVmConflicts(n); }
 
  private:
   BalancerMetrics* metrics_;

@@ -120,7 +120,8 @@ void ClusterModel::RemoveFromHost(HostSlot& hs, const VmSlot* slot) {
   Recompute(hs);
 }
 
-IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
+IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now,
+                                  std::vector<CrossReport>* cross_reports) {
   HostSlot& hs = HostSlotFor(s.host.name);
   HostView& h = *hs.view;
   const bool same_boot = h.samples > 0 && h.boot_id == s.boot_id;
@@ -193,6 +194,7 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now) {
         // its host is fresh; otherwise the newest report wins (the VM moved).
         auto other = host_index_.find(v.host);
         const bool other_fresh = other != host_index_.end() && !other->second.view->stale;
+        if (other_fresh && cross_reports) cross_reports->push_back({vs.uuid, v.host});
         if (other_fresh && IsRunning(v.state) && !IsRunning(vs.state)) continue;
         if (other != host_index_.end()) RemoveFromHost(other->second, slot);
         slot->baseline.reset();  // counters restart on the destination

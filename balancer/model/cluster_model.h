@@ -150,7 +150,16 @@ class ClusterModel {
   ClusterModel(ClusterModel&&) = default;  // node-based maps: indexes stay valid
   ClusterModel& operator=(ClusterModel&&) = default;
 
-  IngestResult Ingest(const HostSample& sample, SteadyTime now);
+  // A VM of the sample that another fresh host listed in its latest sample too.
+  struct CrossReport {
+    std::string vm_uuid;
+    std::string other_host;
+  };
+  // `cross_reports` (may be null) gets every VM of the sample that another fresh host
+  // reported last (the model keeps one host per VM: see the comment in Ingest). Mid-migration
+  // that is normal; otherwise it is a conflict (the controller decides).
+  IngestResult Ingest(const HostSample& sample, SteadyTime now,
+                      std::vector<CrossReport>* cross_reports = nullptr);
   // Marks hosts stale or fresh for `now`; returns the hosts that changed state. Cheap when
   // called often: it looks at the hosts only when one of them may have gone stale.
   std::vector<std::string> UpdateStaleness(SteadyTime now);

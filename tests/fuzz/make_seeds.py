@@ -97,9 +97,14 @@ record_file: /lab/rec
 record_max_bytes: 16MiB
 journal_max_bytes: 1MiB
 journal_keep: 3
+inventory:
+  hosts:
+    kvm-1: {libvirt_uri: "qemu+tls://kvm-1.example/system", migration_address: 10.0.0.11}
+  pattern: {libvirt_uri: "qemu+unix:///session?socket=/lab/hosts/{host}/sock/libvirt-sock", migration_address: "{host}.mig"}
 """)
 write("balancer_config_fuzz", "seed-plaintext.yaml",
-      "plaintext: true\npolicy_file: p.yaml\njournal_file: j\nmigration_workers: 2\n")
+      "plaintext: true\npolicy_file: p.yaml\njournal_file: j\nmigration_workers: 2\n"
+      "inventory: {trust_collector_claims: true}\n")
 
 write("collector_config_fuzz", "seed-readme.yaml", """host:
   name: node1

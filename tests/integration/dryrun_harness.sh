@@ -51,6 +51,9 @@ metrics_listen: 127.0.0.1:$METRICS_PORT
 control_listen: tcp://127.0.0.1:$CONTROL_PORT
 admin_allowlist_dir: $LAB/admins
 viewer_allowlist_dir: $LAB/viewers
+# No collector reports in these tests, but an inventory is required all the same.
+inventory:
+  pattern: {libvirt_uri: "test:///{host}", migration_address: 127.0.0.1}
 YAML
   # Debug logging: the most the balancer ever writes, for check_no_secrets.sh to search.
   "$BIN/ballast-balancer" --config "$LAB/balancer.yaml" --log-level debug >"$LAB/balancer.out" 2>"$LAB/balancer.log" &

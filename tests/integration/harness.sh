@@ -12,6 +12,16 @@ lab_post_check() {
     { echo "a secret key leaked into the files of $LAB (kept for a post-mortem)" >&2; return 1; }
 }
 
+# harness_inventory: the balancer's host inventory for the lab's test hosts: each one's
+# libvirt socket (lab_uri NAME, by a pattern), migration traffic on loopback. A test may set
+# HARNESS_INVENTORY to write its own.
+harness_inventory() {
+  cat <<YAML
+inventory:
+  pattern: {libvirt_uri: "$(lab_uri '{host}')", migration_address: 127.0.0.1}
+YAML
+}
+
 # harness_start_balancer: keys, config and the balancer; sets BALANCER_ENDPOINT and STATUS.
 harness_start_balancer() {
   lab_keygen balancer
@@ -44,6 +54,7 @@ host_load: vm_sum
 metrics_listen: 127.0.0.1:$BALANCER_METRICS_PORT
 control_listen: tcp://127.0.0.1:$CONTROL_PORT
 admin_allowlist_dir: $LAB/admins
+${HARNESS_INVENTORY:-$(harness_inventory)}
 ${HARNESS_BALANCER_EXTRA:-}
 YAML
   "$BALLAST_BIN/ballast-balancer" --config "$LAB/balancer.yaml" \

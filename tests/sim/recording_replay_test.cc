@@ -184,6 +184,8 @@ TEST(ReplayRecording, DaemonPathAndSimulatorPathPlanTheSameMoves) {
 
   BalancerConfig config;  // the daemon's defaults (host_load: counters, 3 s grace...)
   config.startup_grace = std::chrono::seconds(1);
+  // The recording's hosts claim qemu+tcp://hN/system and 127.0.0.1, as this inventory says.
+  config.inventory.SetPattern({"qemu+tcp://{host}/system", "127.0.0.1"});
   const auto daemon = DaemonPath(dir + "/stream.rec", dir, config, shared);
 
   ReplayOptions ro;

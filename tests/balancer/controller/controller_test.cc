@@ -48,6 +48,12 @@ class TestCluster {
     vms_.push_back({name, host, cores, 0});
   }
   void SetLoad(const std::string& vm, double cores) { Vm(vm).cores = cores; }
+  std::string NameOf(const std::string& vm_uuid) const {
+    for (const auto& v : vms_) {
+      if (Uuid(v.name) == vm_uuid) return v.name;
+    }
+    return "";
+  }
   void MoveVm(const std::string& vm_uuid, const std::string& host) {
     for (auto& v : vms_) {
       if (Uuid(v.name) == vm_uuid) v.host = host;
@@ -57,6 +63,21 @@ class TestCluster {
     for (auto& h : hosts_) {
       if (h.name == host) h.silent = silent;
     }
+  }
+  // What the host's samples claim from now on (empty: Uri(host), 127.0.0.1 as the fixture's
+  // inventory says).
+  void Claim(const std::string& host, std::string uri, std::string migration_address = "") {
+    for (auto& h : hosts_) {
+      if (h.name != host) continue;
+      h.uri = std::move(uri);
+      h.address = std::move(migration_address);
+    }
+  }
+  // The VM is listed by `host` too (in `state`), besides its own host; "" stops it.
+  void AlsoReport(const std::string& vm, const std::string& host,
+                  VmState state = VmState::kPaused) {
+    Vm(vm).also_on = host;
+    Vm(vm).also_state = state;
   }
 
   // Advances every VM's counter by `dt` at its load; one sample per reporting host, taken at
@@ -69,12 +90,14 @@ class TestCluster {
       if (h.silent) continue;
       HostSample s = ::ballast::testing::MakeHost(h.name, ++h.seq, monotonic_ns);
       s.host.uuid = "00000000-0000-0000-0000-00000000000" + std::to_string(i);
-      s.host.libvirt_uri = Uri(h.name);
+      s.host.libvirt_uri = h.uri.empty() ? Uri(h.name) : h.uri;
+      if (!h.address.empty()) s.host.migration_address = h.address;
       s.capacity.cpu_cores = h.cores;
       for (const auto& v : vms_) {
-        if (v.host != h.name) continue;
+        if (v.host != h.name && v.also_on != h.name) continue;
         s.vms.push_back(
             ::ballast::testing::MakeVm(Uuid(v.name), v.name, static_cast<std::uint64_t>(v.cpu_ns)));
+        if (v.host != h.name) s.vms.back().state = v.also_state;
       }
       out.push_back(std::move(s));
     }
@@ -87,12 +110,16 @@ class TestCluster {
     double cores;
     std::uint64_t seq;
     bool silent;
+    std::string uri = {};
+    std::string address = {};
   };
   struct VmEntry {
     std::string name;
     std::string host;
     double cores;
     double cpu_ns;
+    std::string also_on = {};
+    VmState also_state = VmState::kPaused;
   };
   VmEntry& Vm(const std::string& name) {
     for (auto& v : vms_) {
@@ -160,7 +187,10 @@ nlohmann::json FinishedRecord(const std::string& id, const std::string& vm, cons
 
 class ControllerTest : public ::testing::Test {
  protected:
-  ControllerTest() : actuator_(&journal_) {}
+  // The hosts' samples claim Uri(name) and 127.0.0.1 (test_samples.h): the inventory says so.
+  ControllerTest() : actuator_(&journal_) {
+    options_.inventory.SetPattern({"qemu+tcp://{host}/system", "127.0.0.1"});
+  }
 
   // Builds the controller (with options_ as set by the test) and starts it.
   void Start(std::shared_ptr<const core::Policy> policy,
@@ -1083,6 +1113,203 @@ TEST_F(ControllerTest, ManualMoveCannotForceAStaleTargetNorSkipReconciliation) {
   EXPECT_EQ(unknown.error_code, "not_found");
   // Whatever the hotspot planner did meanwhile, the stale host received nothing.
   for (const auto& s : actuator_.started()) EXPECT_NE(s.request.to_host, "h3");
+}
+
+// --- the host inventory: the balancer's endpoints are the admin's, not the samples' -------
+
+TEST_F(ControllerTest, TargetClaimingAnotherUriIsLeftOutUntilItsClaimsMatch) {
+  HotspotCluster();
+  // h2, the only target, claims h1's libvirt URI (as a stolen key might).
+  cluster_.Claim("h2", Uri("h1"));
+  Start(MakePolicy("automatic"));
+  Step(15);
+  EXPECT_EQ(actuator_.calls(), 0);
+  EXPECT_EQ(hv_.JobQuestionsFor("h2"), 0);  // its libvirt is not even asked
+  ASSERT_EQ(ctl_->claims_mismatch().count("h2"), 1u);
+  EXPECT_EQ(ctl_->claims_mismatch().at("h2").reason, "libvirt_uri");
+  EXPECT_EQ(ctl_->claims_mismatch().at("h2").claimed_uri, Uri("h1"));
+  EXPECT_EQ(observer_.claims_mismatch, 1);
+  EXPECT_TRUE(Unrelieved("h1", core::Blocker::kNoTarget));  // h2 counts as no target at all
+  // Said once, not every sample.
+  ASSERT_EQ(journal_.Count("host_claims_mismatch"), 1);
+  const auto r = journal_.Events("host_claims_mismatch")[0];
+  EXPECT_EQ(r["host"], "h2");
+  EXPECT_EQ(r["claimed_libvirt_uri"], Uri("h1"));
+  EXPECT_EQ(r["inventory_libvirt_uri"], Uri("h2"));
+
+  cluster_.Claim("h2", "");  // fixed
+  ASSERT_TRUE(StepUntilStarts(1, 20));
+  EXPECT_EQ(journal_.Count("host_claims_match"), 1);
+  EXPECT_EQ(observer_.claims_mismatch, 0);
+  EXPECT_TRUE(ctl_->claims_mismatch().empty());
+  const MigrationRequest& q = actuator_.started()[0].request;
+  EXPECT_EQ(q.from_host, "h1");
+  EXPECT_EQ(q.to_host, "h2");
+  EXPECT_EQ(q.from_uri, Uri("h1"));
+  EXPECT_EQ(q.to_uri, Uri("h2"));
+  EXPECT_EQ(q.to_migration_address, "127.0.0.1");
+}
+
+TEST_F(ControllerTest, SourceClaimingAnotherMigrationAddressKeepsItsVms) {
+  HotspotCluster();
+  cluster_.Claim("h1", Uri("h1"), "203.0.113.9");
+  Start(MakePolicy("automatic"));
+  Step(15);
+  EXPECT_EQ(actuator_.calls(), 0);
+  ASSERT_EQ(ctl_->claims_mismatch().count("h1"), 1u);
+  EXPECT_EQ(ctl_->claims_mismatch().at("h1").reason, "migration_address");
+  EXPECT_EQ(journal_.Count("host_claims_mismatch"), 1);
+}
+
+TEST_F(ControllerTest, HostNotInTheInventoryIsNeitherSourceNorTarget) {
+  options_.inventory = HostInventory();
+  options_.inventory.Add("h1", {Uri("h1"), "127.0.0.1"});  // h2 is not listed
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  Step(15);
+  EXPECT_EQ(actuator_.calls(), 0);
+  ASSERT_EQ(ctl_->claims_mismatch().count("h2"), 1u);
+  EXPECT_EQ(ctl_->claims_mismatch().at("h2").reason, "not_in_inventory");
+  EXPECT_FALSE(ctl_->EndpointsOf("h2").has_value());
+  // Nor by hand, even forced.
+  auto r = ctl_->StartManualMove(Uuid("cold1"), "h1", /*force=*/true, "alice");
+  EXPECT_FALSE(r.started);
+  EXPECT_EQ(r.error_code, "refused");
+  EXPECT_EQ(actuator_.calls(), 0);
+}
+
+TEST_F(ControllerTest, EmptyInventoryMovesNothing) {
+  options_.inventory = HostInventory();
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  Step(15);
+  EXPECT_EQ(actuator_.calls(), 0);
+  EXPECT_EQ(ctl_->claims_mismatch().size(), 2u);
+  EXPECT_EQ(hv_.job_questions().size(), 0u);
+}
+
+TEST_F(ControllerTest, TrustingClaimsUsesTheSamplesEndpoints) {
+  options_.inventory = HostInventory::TrustCollectorClaims();
+  HotspotCluster();
+  cluster_.Claim("h2", "qemu+tls://elsewhere/system", "198.51.100.7");
+  Start(MakePolicy("automatic"));
+  ASSERT_TRUE(StepUntilStarts(1));
+  EXPECT_TRUE(ctl_->claims_mismatch().empty());
+  EXPECT_EQ(actuator_.started()[0].request.to_uri, "qemu+tls://elsewhere/system");
+  EXPECT_EQ(actuator_.started()[0].request.to_migration_address, "198.51.100.7");
+}
+
+TEST_F(ControllerTest, WireStringsInAMismatchAreBoundedAndEscaped) {
+  HotspotCluster();
+  cluster_.Claim("h2", "qemu://x\n\x1b[31mFAKE LOG LINE" + std::string(5000, 'a'));
+  Start(MakePolicy("automatic"));
+  Step(3);
+  ASSERT_EQ(journal_.Count("host_claims_mismatch"), 1);
+  const std::string claimed = journal_.Events("host_claims_mismatch")[0]["claimed_libvirt_uri"];
+  EXPECT_LE(claimed.size(), 256u + 3);
+  EXPECT_EQ(claimed.find('\n'), std::string::npos);
+  EXPECT_EQ(claimed.find('\x1b'), std::string::npos);
+  EXPECT_NE(claimed.find("\\x0a"), std::string::npos);
+}
+
+TEST_F(ControllerTest, JournaledMigrationIsProbedAtTheInventoryUrisNotTheJournaledOnes) {
+  MovedBackCandidateCluster("h2");
+  // A previous run (before the inventory) journaled URIs that came from samples.
+  nlohmann::json started = StartedRecord("m-7", "mover", "h1", "h2");
+  started["from_uri"] = "qemu+tcp://attacker.example/system";
+  started["to_uri"] = "qemu+tcp://attacker.example/system";
+  Start(ExcludingStay(), {started});
+  Step(3);
+  auto probes = hv_.TakeProbes();
+  ASSERT_FALSE(probes.empty());
+  EXPECT_EQ(probes[0].from_uri, Uri("h1"));
+  EXPECT_EQ(probes[0].to_uri, Uri("h2"));
+}
+
+TEST_F(ControllerTest, MismatchedHostIsNotAskedForJobsAndDoesNotBlockReconciliation) {
+  auto_answer_jobs_ = false;
+  options_.reconcile_wait = 60s;
+  HotspotCluster();
+  cluster_.AddHost("h3");
+  cluster_.Claim("h3", Uri("h3"), "192.0.2.1");
+  Start(MakePolicy("automatic"));
+  Step();
+  for (const auto& q : hv_.TakeJobQuestions()) {
+    EXPECT_NE(q.host, "h3");
+    EXPECT_EQ(q.uri, Uri(q.host));
+    ctl_->OnActiveJobs(q.host, std::vector<ActiveJob>{});
+  }
+  EXPECT_TRUE(ctl_->Reconciled());  // h3 does not hold planning back
+  ASSERT_TRUE(StepUntilStarts(1));
+  EXPECT_EQ(actuator_.started()[0].request.to_host, "h2");  // never the roomier h3
+}
+
+// --- a VM reported by two hosts at once ------------------------------------------------
+
+TEST_F(ControllerTest, VmReportedByTwoHostsIsNotMovedAndFlaggedUntilItResolves) {
+  options_.duplicate_vm_grace = 5s;
+  HotspotCluster();
+  // h2 lists hot1 too (paused, so the model keeps it on h1, where it runs): hot1 is the only
+  // VM that could relieve h1 (hot2 is excluded).
+  cluster_.AlsoReport("hot1", "h2");
+  Start(MakePolicy("automatic", [](core::Policy& p) { p.rules.exclude_vms = {"hot2"}; }));
+  Step(3);
+  EXPECT_EQ(ctl_->vm_conflicts(), 0u);  // within the grace: not flagged yet...
+  ASSERT_EQ(ctl_->duplicate_vms().count(Uuid("hot1")), 1u);
+  Step(12);
+  EXPECT_EQ(actuator_.calls(), 0);  // ...but never moved
+  EXPECT_TRUE(Unrelieved("h1", core::Blocker::kDuplicateVm));
+  EXPECT_EQ(ctl_->vm_conflicts(), 1u);
+  EXPECT_EQ(observer_.vm_conflicts, 1);
+  ASSERT_EQ(journal_.Count("vm_conflict"), 1);  // once
+  EXPECT_EQ(journal_.Events("vm_conflict")[0]["hosts"], nlohmann::json::array({"h1", "h2"}));
+  // Not by hand either.
+  auto manual = ctl_->StartManualMove(Uuid("hot1"), "h2", /*force=*/true, "alice");
+  EXPECT_FALSE(manual.started);
+  EXPECT_EQ(manual.error_code, "refused");
+
+  cluster_.AlsoReport("hot1", "");  // h2 stops listing it
+  ASSERT_TRUE(StepUntilStarts(1, 20));
+  EXPECT_EQ(actuator_.started()[0].request.vm_uuid, Uuid("hot1"));
+  EXPECT_EQ(journal_.Count("vm_conflict_cleared"), 1);
+  EXPECT_EQ(ctl_->vm_conflicts(), 0u);
+  EXPECT_EQ(observer_.vm_conflicts, 0);
+  EXPECT_TRUE(ctl_->duplicate_vms().empty());
+}
+
+TEST_F(ControllerTest, OwnMigrationListingTheVmOnBothHostsIsNoConflict) {
+  options_.duplicate_vm_grace = 5s;
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  ASSERT_TRUE(StepUntilStarts(1));
+  const MigrationRequest q = actuator_.started()[0].request;
+  // Mid-migration libvirt lists the VM on the target (paused) for longer than the grace.
+  cluster_.AlsoReport(cluster_.NameOf(q.vm_uuid), q.to_host);
+  Step(20);
+  EXPECT_TRUE(ctl_->duplicate_vms().empty());
+  // Done: the target runs it; the source's last samples still list it for a moment.
+  cluster_.AlsoReport(cluster_.NameOf(q.vm_uuid), "");
+  Deliver(0, MigrationOutcome::kSucceeded);
+  cluster_.AlsoReport(cluster_.NameOf(q.vm_uuid), q.from_host, VmState::kRunning);
+  Step(2);
+  cluster_.AlsoReport(cluster_.NameOf(q.vm_uuid), "");
+  Step(10);
+  EXPECT_EQ(journal_.Count("vm_conflict"), 0);
+  EXPECT_EQ(ctl_->vm_conflicts(), 0u);
+  EXPECT_TRUE(ctl_->duplicate_vms().empty());
+}
+
+TEST_F(ControllerTest, DuplicateEndsWhenOneOfItsHostsGoesStale) {
+  options_.duplicate_vm_grace = 2s;
+  HotspotCluster();
+  cluster_.AlsoReport("cold1", "h1");
+  Start(MakePolicy("automatic"));
+  Step(5);
+  ASSERT_EQ(ctl_->vm_conflicts(), 1u);
+  cluster_.Silence("h1", true);
+  Step(10);
+  EXPECT_EQ(ctl_->vm_conflicts(), 0u);
+  EXPECT_EQ(journal_.Count("vm_conflict_cleared"), 1);
 }
 
 }  // namespace

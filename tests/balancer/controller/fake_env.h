@@ -222,6 +222,8 @@ class CountingObserver : public Observer {
   void OnPausedChanged(bool paused) override { paused_changes.push_back(paused); }
   void OnJournalHealth(bool writable) override { journal_health.push_back(writable); }
   void OnHostsLeftOut(std::size_t n) override { left_out = static_cast<int>(n); }
+  void OnHostClaimsMismatch(std::size_t n) override { claims_mismatch = static_cast<int>(n); }
+  void OnVmConflicts(std::size_t n) override { vm_conflicts = static_cast<int>(n); }
 
   int Skipped(const std::string& code) const {
     auto it = skipped.find(code);
@@ -237,6 +239,8 @@ class CountingObserver : public Observer {
   std::vector<bool> paused_changes;
   std::vector<bool> journal_health;
   int left_out = 0;
+  int claims_mismatch = 0;
+  int vm_conflicts = 0;
 };
 
 }  // namespace ballast::controller::fake

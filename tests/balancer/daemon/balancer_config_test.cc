@@ -24,7 +24,8 @@ using ::testing::Not;
 constexpr char kRequired[] =
     "policy_file: /etc/ballast/policy.yaml\n"
     "journal_file: /var/lib/ballast/journal.jsonl\n"
-    "plaintext: true\n";
+    "plaintext: true\n"
+    "inventory: {trust_collector_claims: true}\n";
 
 class BalancerConfigTest : public ::testing::Test {
  protected:
@@ -62,6 +63,7 @@ class BalancerConfigTest : public ::testing::Test {
 TEST_F(BalancerConfigTest, FullConfigParses) {
   BalancerConfig c = MustLoad(
       "listen: tcp://0.0.0.0:7711\n"
+      "inventory: {pattern: {libvirt_uri: \"qemu+tls://{host}/system\"}}\n"
       "plaintext: false\n"
       "server_key_file: /etc/ballast/keys/balancer.key\n"
       "allowlist_dir: /etc/ballast/keys/collectors\n"
@@ -143,7 +145,8 @@ TEST_F(BalancerConfigTest, PolicyAndJournalFilesAreRequired) {
 TEST_F(BalancerConfigTest, CurveIsRequiredUnlessPlaintext) {
   const std::string files =
       "policy_file: p.yaml\n"
-      "journal_file: j.jsonl\n";
+      "journal_file: j.jsonl\n"
+      "inventory: {trust_collector_claims: true}\n";
   std::string e = Errors(files);
   EXPECT_THAT(e, HasSubstr("CURVE needs server_key_file and allowlist_dir"));
   EXPECT_THAT(e, HasSubstr("plaintext: true"));  // and says how to opt out
@@ -161,8 +164,8 @@ TEST_F(BalancerConfigTest, CurveIsRequiredUnlessPlaintext) {
 
 TEST_F(BalancerConfigTest, UnknownKeySuggestsTheNearestWithPosition) {
   std::string e = Errors(std::string(kRequired) + "journal_keeep: 3\n");
-  // Line 4, column 1 of the file (1-based).
-  EXPECT_THAT(e, HasSubstr(file_ + ":4:1: unknown key 'journal_keeep'; did you mean "
+  // Line 5, column 1 of the file (1-based).
+  EXPECT_THAT(e, HasSubstr(file_ + ":5:1: unknown key 'journal_keeep'; did you mean "
                                    "'journal_keep'?"));
   // A misspelt required key: both the suggestion and the missing key are reported.
   e = Errors(
@@ -196,11 +199,11 @@ TEST_F(BalancerConfigTest, DurationsAndSizesParse) {
 
 TEST_F(BalancerConfigTest, BadDurationsAndSizesNameKeyAndPosition) {
   std::string e = Errors(std::string(kRequired) + "shutdown_grace: 30\n");
-  EXPECT_THAT(e, HasSubstr(file_ + ":4:17: shutdown_grace: '30' needs a unit"));
+  EXPECT_THAT(e, HasSubstr(file_ + ":5:17: shutdown_grace: '30' needs a unit"));
   e = Errors(std::string(kRequired) + "min_stale_after: 10ms\n");  // below 100ms
   EXPECT_THAT(e, HasSubstr("min_stale_after: 10ms is out of range"));
   e = Errors(std::string(kRequired) + "journal_max_bytes: 4 parsecs\n");
-  EXPECT_THAT(e, HasSubstr(file_ + ":4:20: journal_max_bytes: '4 parsecs': unknown unit"));
+  EXPECT_THAT(e, HasSubstr(file_ + ":5:20: journal_max_bytes: '4 parsecs': unknown unit"));
   e = Errors(std::string(kRequired) + "journal_keep: 65\n");
   EXPECT_THAT(e, HasSubstr("journal_keep: 65 is out of range [1, 64]"));
   e = Errors(std::string(kRequired) + "journal_max_bytes: 4096\n");
@@ -213,7 +216,7 @@ TEST_F(BalancerConfigTest, ActuatorIsAnEnum) {
   EXPECT_EQ(MustLoad(std::string(kRequired) + "actuator: libvirt\n").actuator, "libvirt");
   EXPECT_EQ(MustLoad(std::string(kRequired) + "actuator: dry-run\n").actuator, "dry-run");
   std::string e = Errors(std::string(kRequired) + "actuator: dryrun\n");
-  EXPECT_THAT(e, HasSubstr(file_ + ":4:11: actuator: 'dryrun' is not one of: libvirt, dry-run"));
+  EXPECT_THAT(e, HasSubstr(file_ + ":5:11: actuator: 'dryrun' is not one of: libvirt, dry-run"));
 }
 
 TEST_F(BalancerConfigTest, EveryErrorIsReportedAtOnce) {
@@ -238,6 +241,81 @@ TEST_F(BalancerConfigTest, SyntaxErrorNamesThePosition) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(c.status().message().rfind(file_ + ":", 0), 0u) << c.status().message();
+}
+
+// --- inventory ---------------------------------------------------------------------------
+
+constexpr char kBase[] =
+    "policy_file: /etc/ballast/policy.yaml\n"
+    "journal_file: /var/lib/ballast/journal.jsonl\n"
+    "plaintext: true\n";
+
+TEST_F(BalancerConfigTest, InventoryListsHostsAndAPattern) {
+  BalancerConfig c = MustLoad(std::string(kBase) +
+                              "inventory:\n"
+                              "  hosts:\n"
+                              "    kvm-1: {libvirt_uri: \"qemu+tls://kvm-1.example/system\", "
+                              "migration_address: 10.0.0.11}\n"
+                              "    kvm-2: {libvirt_uri: \"qemu+ssh://root@kvm-2/system\"}\n"
+                              "  pattern: {libvirt_uri: \"qemu+tls://{host}.example/system\", "
+                              "migration_address: \"{host}.mig.example\"}\n");
+  EXPECT_FALSE(c.inventory.trusts_claims());
+  using controller::HostEndpoints;
+  EXPECT_EQ(c.inventory.Resolve("kvm-1"),
+            (HostEndpoints{"qemu+tls://kvm-1.example/system", "10.0.0.11"}));
+  EXPECT_EQ(c.inventory.Resolve("kvm-2"), (HostEndpoints{"qemu+ssh://root@kvm-2/system", ""}));
+  // Not listed: the pattern, with the name substituted...
+  EXPECT_EQ(c.inventory.Resolve("kvm-3"),
+            (HostEndpoints{"qemu+tls://kvm-3.example/system", "kvm-3.mig.example"}));
+  // ...only for safe host names.
+  EXPECT_FALSE(c.inventory.Resolve("evil/../x").has_value());
+  EXPECT_FALSE(c.inventory.Resolve("a b").has_value());
+  EXPECT_FALSE(c.inventory.Resolve("..").has_value());
+  EXPECT_FALSE(c.inventory.Resolve("").has_value());
+  // The controller gets it.
+  EXPECT_EQ(ControllerOptionsFor(c).inventory.Resolve("kvm-1"), c.inventory.Resolve("kvm-1"));
+}
+
+TEST_F(BalancerConfigTest, InventoryIsRequiredAndTrustingClaimsMustBeExplicit) {
+  EXPECT_THAT(Errors(kBase), AllOf(HasSubstr("inventory: required"),
+                                   HasSubstr("trust_collector_claims: true (insecure")));
+  EXPECT_THAT(Errors(std::string(kBase) + "inventory: {}\n"),
+              HasSubstr("inventory: no hosts and no pattern"));
+  BalancerConfig c = MustLoad(std::string(kBase) + "inventory: {trust_collector_claims: true}\n");
+  EXPECT_TRUE(c.inventory.trusts_claims());
+  EXPECT_THAT(Errors(std::string(kBase) +
+                     "inventory: {trust_collector_claims: true, pattern: {libvirt_uri: "
+                     "\"qemu+tls://{host}/system\"}}\n"),
+              HasSubstr("inventory.trust_collector_claims: true ignores hosts and pattern"));
+}
+
+TEST_F(BalancerConfigTest, InventoryErrorsNameTheKey) {
+  const std::string e = Errors(std::string(kBase) +
+                               "inventory:\n"
+                               "  hosts:\n"
+                               "    good: {libvirt_uri: \"qemu+tls://good/system\"}\n"
+                               "    empty: {libvirt_uri: \"\"}\n"
+                               "    nouri: {migration_address: 10.0.0.1}\n"
+                               "    \"bad/name\": {libvirt_uri: \"qemu:///system\"}\n"
+                               "    noscheme: {libvirt_uri: \"kvm-1/system\"}\n"
+                               "    braces: {libvirt_uri: \"qemu+tls://{host}/system\"}\n"
+                               "    spaces: {libvirt_uri: \"qemu+tls://a b/system\"}\n"
+                               "    addr: {libvirt_uri: \"qemu:///system\", migration_address: "
+                               "\"10.0.0.1 ; rm\"}\n"
+                               "    typo: {libvirt_url: \"qemu:///system\"}\n"
+                               "  pattern: {libvirt_uri: \"qemu+tls://fixed/system\", "
+                               "migration_address: \"{hostname}.mig\"}\n");
+  EXPECT_THAT(e, HasSubstr("inventory.hosts.empty.libvirt_uri: must not be empty"));
+  EXPECT_THAT(e, HasSubstr("inventory.hosts.nouri.libvirt_uri: required"));
+  EXPECT_THAT(e, HasSubstr("inventory.hosts.bad/name: not a host name"));
+  EXPECT_THAT(e, HasSubstr("inventory.hosts.noscheme.libvirt_uri: must start with a scheme"));
+  EXPECT_THAT(e, HasSubstr("inventory.hosts.braces.libvirt_uri: must not contain '{' or '}'"));
+  EXPECT_THAT(e, HasSubstr("inventory.hosts.spaces.libvirt_uri: must be printable ASCII"));
+  EXPECT_THAT(e, HasSubstr("inventory.hosts.addr.migration_address: must be a host name or an IP"));
+  EXPECT_THAT(e, HasSubstr("unknown key 'inventory.hosts.typo.libvirt_url'"));
+  EXPECT_THAT(e, HasSubstr("inventory.pattern.libvirt_uri: a pattern must contain {host}"));
+  EXPECT_THAT(e, HasSubstr("inventory.pattern.migration_address: only {host} may appear"));
+  EXPECT_THAT(e, Not(HasSubstr("inventory.hosts.good")));
 }
 
 }  // namespace
