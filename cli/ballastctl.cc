@@ -198,6 +198,22 @@ int RenderStatus(Ctl& ctl, const json& j) {
     std::cout << ctl.Red("journal NOT writable: no migration starts until it can be written")
               << "\n";
   }
+  if (j.contains("ha") && j["ha"].value("enabled", false)) {
+    const auto& ha = j["ha"];
+    const std::string name = ha.value("name", "?");
+    const std::string leader = ha.value("leader", "");
+    if (!ha.value("etcd_reachable", false)) {
+      std::cout << ctl.Red("ha: " + name + ": etcd UNREACHABLE (" + ha.value("etcd_error", "") +
+                           "): no leader known, nobody starts a migration")
+                << "\n";
+    } else if (ha.value("leading", false)) {
+      std::cout << "ha: " << ctl.Bold(name + " is the LEADER") << " (term " << ha.value("term", 0)
+                << ", cluster " << ha.value("cluster", "") << ")\n";
+    } else {
+      std::cout << "ha: " << name
+                << " is a standby; leader: " << (leader.empty() ? ctl.Red("none") : leader) << "\n";
+    }
+  }
   const auto& th = j["thresholds"];
   std::cout << "hot marks: cpu " << Pct(th["cpu"].value("hot", 0.0)) << ", memory "
             << Pct(th["memory"].value("hot", 0.0)) << ", network "

@@ -55,6 +55,9 @@ class BalancerMetrics {
   void SetPaused(bool paused);
   void SetJournalWritable(bool writable);
   void SetHostsLeftOut(std::size_t n);
+  // High availability (off: no series). Transitions and failures are increments.
+  void SetHa(bool leading, bool etcd_reachable, std::uint64_t new_transitions,
+             std::uint64_t new_renewal_failures);
 
   class Impl;
 
