@@ -191,6 +191,7 @@ void HaCoordinator::Poll(controller::Controller& c, BalancerMetrics* metrics) {
         }
       }
       c.TakeOver(takeover->state, takeover->intents);
+      plans_at_takeover_ = c.plans();
       leading_ = true;
       term_ = takeover->term;
       BLOG(kWarning) << "ha: " << config_.name << " LEADS (term " << term_ << "; "
@@ -219,6 +220,7 @@ nlohmann::json HaCoordinator::StatusJson() const {
       {"leading", leading_},
       {"leader", e.leader},
       {"term", term_},
+      {"plans_at_takeover", plans_at_takeover_},
       {"etcd_reachable", e.etcd_reachable},
       {"etcd_error", e.last_error},
       {"leader_transitions", e.transitions},

@@ -66,8 +66,9 @@ class HaCoordinator final : public controller::Coordinator {
 
   // Loop thread only.
   bool leading_ = false;
-  std::int64_t term_ = 0;            // the term the controller acts under while leading_
-  std::int64_t takeover_asked_ = 0;  // term whose takeover read is queued
+  std::int64_t term_ = 0;                // the term the controller acts under while leading_
+  std::uint64_t plans_at_takeover_ = 0;  // the controller's plan count when it took over
+  std::int64_t takeover_asked_ = 0;      // term whose takeover read is queued
   // Intent record keys by move id: this balancer's own (the key carries its name, so two
   // balancers' ids never collide) and those adopted at a takeover.
   std::map<std::string, std::string> intent_keys_;
