@@ -4,8 +4,9 @@
 # (ha.test_fence_delay holds the write back 3 s, so the freeze lands inside the window). Its
 # lease expires; standby b2 takes over and starts the move. b1 is resumed (SIGCONT): its
 # write must fail against b2's term, so it starts no migration, and it steps down.
-# With HA_TEST_UNFENCED=1 b1 writes without the condition (ha.test_unfenced): this test must
-# then FAIL (b1 starts a migration), which proves the conditional write is what stops it.
+# With HA_TEST_UNFENCED=1 b1 writes without the condition (ha.test_unfenced) and the same
+# steps must end with b1 starting a migration (the control run, integration.ha_fence_unfenced):
+# the checks below would then fail, so it is the conditional write that stops b1.
 #   ha_fence_test.sh BIN_DIR
 source "$(dirname "$0")/e2e_preamble.sh"
 source "$E2E_DIR/ha_harness.sh"
@@ -53,6 +54,14 @@ lab_wait 20 "b1 to step down and answer its fence" stepped_down || true
 b1_started=$(ha_journal b1 'sum(r["event"] == "migration_started" for r in records)')
 b1_fenced=$(ha_journal b1 'sum(r["event"] == "move_fenced" for r in records)')
 lab_log "b1 after resume: $b1_started migration(s) started, $b1_fenced move(s) fenced"
+if [[ ${HA_TEST_UNFENCED:-0} == 1 ]]; then
+  [[ $b1_started -ge 1 ]] ||
+    lab_die "control run: without the conditional write b1 should have started a migration"
+  echo "PASS ha_fence_test control run: without the conditional write the deposed b1 started" \
+    "$(ha_journal b1 '[(r["vm"], r["from"], r["to"]) for r in records if r["event"] == "migration_started"]')" \
+    "while b2 moved $b2_vm"
+  exit 0
+fi
 if [[ $b1_started -ne 0 ]]; then
   ha_journal b1 '[r for r in records if r["event"] == "migration_started"]'
   lab_die "the deposed leader b1 started a migration"
