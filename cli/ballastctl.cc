@@ -198,6 +198,22 @@ int RenderStatus(Ctl& ctl, const json& j) {
     std::cout << ctl.Red("journal NOT writable: no migration starts until it can be written")
               << "\n";
   }
+  if (j.contains("ha") && j["ha"].value("enabled", false)) {
+    const auto& ha = j["ha"];
+    const std::string name = ha.value("name", "?");
+    const std::string leader = ha.value("leader", "");
+    if (!ha.value("etcd_reachable", false)) {
+      std::cout << ctl.Red("ha: " + name + ": etcd UNREACHABLE (" + ha.value("etcd_error", "") +
+                           "): no leader known, nobody starts a migration")
+                << "\n";
+    } else if (ha.value("leading", false)) {
+      std::cout << "ha: " << ctl.Bold(name + " is the LEADER") << " (term " << ha.value("term", 0)
+                << ", cluster " << ha.value("cluster", "") << ")\n";
+    } else {
+      std::cout << "ha: " << name
+                << " is a standby; leader: " << (leader.empty() ? ctl.Red("none") : leader) << "\n";
+    }
+  }
   const auto& th = j["thresholds"];
   std::cout << "hot marks: cpu " << Pct(th["cpu"].value("hot", 0.0)) << ", memory "
             << Pct(th["memory"].value("hot", 0.0)) << ", network "
@@ -536,12 +552,16 @@ int main(int argc, char** argv) {
     m->set_vm(vm);
     m->set_host(host);
     m->set_force(force);
-    std::string id;
-    int rc = Run(ctl, req, [&](const json& j) {
-      std::cout << j.value("explanation", "") << " (" << j.value("id", "") << ")\n";
-      return kExitOk;
-    });
-    if (rc != kExitOk || !wait) return rc;
+    auto started = ctl.Call(req);
+    if (std::holds_alternative<int>(started)) return std::get<int>(started);
+    const json& reply = std::get<json>(started);
+    const std::string id = reply.value("id", "");
+    if (ctl.table()) {
+      std::cout << reply.value("explanation", "") << " (" << id << ")\n";
+    } else {
+      ctl.Print(reply);
+    }
+    if (!wait) return kExitOk;
     // Find the outcome of the newest start of this VM in the journal.
     return WaitFor(wait_timeout, [&]() -> int {
       control::ControlRequest h;
@@ -551,8 +571,19 @@ int main(int argc, char** argv) {
       if (std::holds_alternative<int>(r)) return std::get<int>(r);
       const auto& recs = std::get<json>(r)["records"];
       std::string last_id;
+      const json* fenced = nullptr;  // high availability: the start was refused by the fence
       for (const auto& rec : recs) {
-        if (rec.value("event", "") == "migration_started") last_id = rec.value("id", "");
+        const std::string ev = rec.value("event", "");
+        if (ev == "migration_started") {
+          last_id = rec.value("id", "");
+          fenced = nullptr;
+        } else if (ev == "move_fenced" && rec.value("id", "") == id) {
+          fenced = &rec;
+        }
+      }
+      if (fenced != nullptr) {
+        std::cerr << "ballastctl: not started: " << fenced->value("error", std::string("")) << "\n";
+        return kExitRefused;
       }
       for (const auto& rec : recs) {
         if (rec.value("id", "") != last_id) continue;

@@ -47,8 +47,27 @@ Result<CollectorConfig> LoadCollectorConfig(const std::string& file) {
 
   YAML::Node bal = top.Get("balancer");
   YamlMapReader b(bal, file, "balancer",
-                  {"endpoint", "plaintext", "key_file", "server_public_key_file"}, &errors);
+                  {"endpoint", "more_endpoints", "plaintext", "key_file", "server_public_key_file"},
+                  &errors);
   b.String("endpoint", &c.endpoint);
+  if (b.Has("more_endpoints")) {
+    const YAML::Node more = b.Get("more_endpoints");
+    if (!more.IsSequence()) {
+      b.Error(more, "more_endpoints", "expected a list of endpoints (tcp://HOST:PORT)");
+    } else {
+      for (const auto& e : more) {
+        const std::string ep = e.as<std::string>("");
+        if (ep.empty()) {
+          b.Error(e, "more_endpoints", "an endpoint must not be empty");
+        } else {
+          c.more_endpoints.push_back(ep);
+        }
+      }
+    }
+    if (c.endpoint.empty()) {
+      b.Error(more, "more_endpoints", "needs balancer.endpoint (the first balancer)");
+    }
+  }
   b.Bool("plaintext", &c.plaintext);
   b.String("key_file", &c.key_file);
   b.String("server_public_key_file", &c.server_public_key_file);

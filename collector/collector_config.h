@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -25,7 +26,17 @@ struct CollectorConfig {
   std::optional<std::uint64_t> memory_bytes;
   std::uint64_t nic_bits_per_second = 0;
   // balancer:
-  std::string endpoint;                // e.g. tcp://balancer.example:7710
+  std::string endpoint;  // e.g. tcp://balancer.example:7710
+  // More balancers to publish the same samples to (high availability: every balancer of a
+  // pair ingests the stream, so a standby keeps a warm model). They share one server key.
+  std::vector<std::string> more_endpoints;
+  // endpoint, then more_endpoints.
+  std::vector<std::string> Endpoints() const {
+    std::vector<std::string> all;
+    if (!endpoint.empty()) all.push_back(endpoint);
+    all.insert(all.end(), more_endpoints.begin(), more_endpoints.end());
+    return all;
+  }
   bool plaintext = false;              // CURVE unless explicitly turned off
   std::string key_file;                // this collector's NAME.key
   std::string server_public_key_file;  // the balancer's .pub

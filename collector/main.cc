@@ -92,10 +92,15 @@ int Run(const CollectorConfig& config, StatsSource& source) {
                       "can read and forge samples";
   }
   zmq::context_t ctx;
-  auto pub = SamplePublisher::Connect(ctx, config.endpoint, curve);
-  if (!pub.ok()) {
-    BLOG(kError) << pub.status().message();
-    return 2;
+  // One publisher (socket and queue) per balancer: one that is away does not hold the others.
+  std::vector<std::unique_ptr<SamplePublisher>> pubs;
+  for (const std::string& endpoint : config.Endpoints()) {
+    auto pub = SamplePublisher::Connect(ctx, endpoint, curve);
+    if (!pub.ok()) {
+      BLOG(kError) << pub.status().message();
+      return 2;
+    }
+    pubs.push_back(std::move(*pub));
   }
   std::unique_ptr<CollectorMetrics> metrics;
   if (!config.metrics_listen.empty()) {
@@ -109,8 +114,10 @@ int Run(const CollectorConfig& config, StatsSource& source) {
     BLOG(kInfo) << "metrics on port " << metrics->port();
   }
   const std::uint64_t boot_id = NewBootId();
+  std::string to = config.endpoint;
+  for (const auto& e : config.more_endpoints) to += ", " + e;
   BLOG(kInfo) << "publishing host '" << config.host_name << "' from " << source.name() << " to "
-              << config.endpoint << " every "
+              << to << " every "
               << std::chrono::duration_cast<std::chrono::milliseconds>(config.interval).count()
               << " ms" << (curve ? " (CURVE)" : "");
   notifier.Ready("publishing host " + config.host_name + " from " + std::string(source.name()) +
@@ -139,9 +146,11 @@ int Run(const CollectorConfig& config, StatsSource& source) {
       if (!bytes.ok()) {
         BLOG(kError) << "not publishing: " << bytes.status().message();
       } else {
-        Status st = (*pub)->Publish(config.host_name, *bytes);
-        if (metrics) metrics->OnPublish(st.ok());
-        if (!st.ok()) BLOG(kDebug) << st.message();
+        for (auto& pub : pubs) {
+          Status st = pub->Publish(config.host_name, *bytes);
+          if (metrics) metrics->OnPublish(st.ok());
+          if (!st.ok()) BLOG(kDebug) << st.message();
+        }
       }
       if (!last_ok) BLOG(kInfo) << "source " << source.name() << " is back";
       last_ok = true;

@@ -28,6 +28,9 @@ packages=(
   iproute2 procps util-linux python3 nasm
   # a real Prometheus for the metrics tests and the demo
   prometheus
+  # high availability (balancer ha:): etcd as the coordination engine, libcurl for its v3
+  # JSON gateway; the tests start their own etcd on loopback
+  etcd-server etcd-client libcurl4-openssl-dev
 )
 
 # Services a package would enable on install must not start: we run our own instances.
@@ -47,6 +50,15 @@ fetch_xen_test_debs() { bash "$(dirname "$0")/../tests/xen/fetch-debs.sh"; }
 
 # The unprivileged user that runs the test hosts' libvirt daemons when tests run as root
 # (deploy/lab/lab.sh). A system account with no login shell.
+# Debian's etcd-server enables etcd.service (a single-node etcd on 127.0.0.1:2379): Ballast
+# neither needs nor wants it (the tests start their own on free ports, and a production etcd
+# is a cluster the admin sets up). Disabled and stopped, when systemd runs.
+disable_packaged_etcd() {
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now etcd.service >/dev/null 2>&1 || true
+  fi
+}
+
 ensure_lab_user() {
   if ! id ballast-lab >/dev/null 2>&1; then
     useradd --system --user-group --home-dir /nonexistent --no-create-home \
@@ -65,6 +77,7 @@ done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps.sh: all ${#packages[@]} packages already installed"
   ensure_lab_user
+  disable_packaged_etcd
   fetch_xen_test_debs
   exit 0
 fi
@@ -74,5 +87,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -q
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
 ensure_lab_user
+disable_packaged_etcd
 fetch_xen_test_debs
 echo "install-deps.sh: done"

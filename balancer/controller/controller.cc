@@ -604,16 +604,20 @@ void Controller::OnVmProbe(const std::string& vm_uuid, const VmProbe& p) {
   external_.erase(it);
   if (m.id.empty()) return;  // someone else's job ended: nothing of ours to record
   const bool moved = !p.where.empty() && p.where == m.to;
-  (void)Record({{"event", moved ? "migration_finished" : "migration_failed"},
-                {"id", m.id},
-                {"vm", m.vm_name},
-                {"vm_uuid", m.vm_uuid},
-                {"from", m.from},
-                {"to", m.to},
-                {"vm_on", p.where},
-                {"at_ms", NowMs()},
-                {"reconciled", true},
-                {"detail", "outcome found in libvirt after a balancer restart"}});
+  const nlohmann::json outcome = {{"event", moved ? "migration_finished" : "migration_failed"},
+                                  {"id", m.id},
+                                  {"vm", m.vm_name},
+                                  {"vm_uuid", m.vm_uuid},
+                                  {"from", m.from},
+                                  {"to", m.to},
+                                  {"vm_on", p.where},
+                                  {"at_ms", NowMs()},
+                                  {"reconciled", true},
+                                  {"detail", m.adopted ? "outcome found in libvirt after a failover"
+                                                       : "outcome found in libvirt after a "
+                                                         "balancer restart"}};
+  (void)Record(outcome);
+  FinishIntent(m.id, outcome);
   BLOG(kInfo) << "reconciled migration " << m.id << " of " << m.vm_name << ": "
               << (moved ? "it completed" : "it did not complete") << "; " << m.vm_name
               << " runs on " << (p.where.empty() ? "no known host" : p.where);
@@ -621,6 +625,63 @@ void Controller::OnVmProbe(const std::string& vm_uuid, const VmProbe& p) {
     recent_.push_back({m.vm_uuid, m.from, m.to, env_.clock->Wall()});
     AfterMove(m.vm_uuid, m.from, m.to);
   }
+}
+
+void Controller::TakeOver(const std::optional<PersistedState>& state,
+                          const std::vector<nlohmann::json>& intents) {
+  if (state) {
+    const bool changed = state->maintenance != maintenance_ || state->paused != paused_;
+    maintenance_ = state->maintenance;
+    if (paused_ != state->paused && env_.observer) env_.observer->OnPausedChanged(state->paused);
+    paused_ = state->paused;
+    if (changed) {
+      BLOG(kInfo) << "taking over the shared state: " << (paused_ ? "automation PAUSED; " : "")
+                  << maintenance_.size() << " host(s) in maintenance";
+      SaveState();
+    }
+  }
+  const WallTime now = env_.clock->Wall();
+  const auto keep = std::max(policy_->limits.return_cooldown, policy_->limits.vm_cooldown);
+  std::size_t adopted = 0;
+  for (const auto& r : intents) {
+    const std::string ev = r.value("event", "");
+    const std::string id = r.value("id", "");
+    const std::string uuid = r.value("vm_uuid", "");
+    if (uuid.empty() || r.value("dry_run", false)) continue;
+    if (ev == "migration_finished") {
+      const auto at = WallTime(std::chrono::milliseconds(r.value("at_ms", 0LL)));
+      if (now - at > keep) continue;
+      const bool known = std::any_of(recent_.begin(), recent_.end(), [&](const auto& f) {
+        return f.vm_uuid == uuid && f.finished_at == at;
+      });
+      if (!known) recent_.push_back({uuid, r.value("from", ""), r.value("to", ""), at});
+      continue;
+    }
+    if (ev != "migration_started" || InFlight(uuid)) continue;
+    ExternalMigration m{id,
+                        uuid,
+                        r.value("vm", ""),
+                        r.value("from", ""),
+                        r.value("to", ""),
+                        r.value("from_uri", ""),
+                        r.value("to_uri", "")};
+    m.adopted = true;
+    BLOG(kWarning) << "taking over migration " << id << " of " << m.vm_name << " from " << m.from
+                   << " to " << m.to
+                   << " (started by the previous leader): checking libvirt before planning";
+    (void)Record({{"event", "migration_adopted"},
+                  {"id", id},
+                  {"vm", m.vm_name},
+                  {"vm_uuid", uuid},
+                  {"from", m.from},
+                  {"to", m.to}});
+    external_[uuid] = std::move(m);
+    ++adopted;
+  }
+  (void)Record({{"event", "leadership_taken"},
+                {"migrations_adopted", adopted},
+                {"maintenance", maintenance_},
+                {"paused", paused_}});
 }
 
 bool Controller::Reconciled() const {
@@ -646,6 +707,9 @@ core::ClusterState Controller::Snapshot() const {
     in.in_flight.push_back({uuid, m.request.from_host, m.request.to_host});
   }
   for (const auto& [uuid, m] : external_) in.in_flight.push_back({uuid, m.from, m.to});
+  for (const auto& [uuid, m] : fencing_) {
+    in.in_flight.push_back({uuid, m.request.from_host, m.request.to_host});
+  }
   in.recent = recent_;
   in.maintenance_hosts = maintenance_;
   core::ClusterState state = BuildClusterState(in);
@@ -701,6 +765,11 @@ bool Controller::PlanRound(SteadyTime now) {
   prev_skip_keys_ = std::exchange(skip_keys_, {});
   last_plan_ = std::move(plan);
   if (last_plan_.mode != core::Mode::kAutomatic || paused_) return true;
+  if (env_.coordinator != nullptr && !env_.coordinator->Leading()) {
+    // A standby (or nobody leads: etcd unreachable): the plan is kept warm, nothing starts.
+    if (!last_plan_.moves.empty() && env_.observer) env_.observer->OnSkipped("standby");
+    return true;
+  }
   if (!journal_ok_) {
     // Journal first: without it a move could be repeated or forgotten after a crash.
     if (!last_plan_.moves.empty() && env_.observer) env_.observer->OnSkipped("journal_unavailable");
@@ -811,24 +880,92 @@ Status Controller::Launch(const MigrationRequest& req, nlohmann::json j, const c
   j["to"] = req.to_host;
   j["from_uri"] = req.from_uri;
   j["to_uri"] = req.to_uri;
+  if (env_.coordinator == nullptr) return LaunchNow(req, std::move(j), move);
+  if (!env_.coordinator->Leading()) {
+    if (env_.observer) env_.observer->OnSkipped("standby");
+    return Status::FailedPrecondition("this balancer is not the leader");
+  }
+  // The fence, at the point of action: the coordinator's conditional write must hold under
+  // this balancer's term before anything is journaled as started or handed to libvirt. A
+  // deposed leader (frozen, partitioned) that still believes it leads fails here.
+  BLOG(kInfo) << "fencing the migration " << req.id << " of " << req.vm_name << " from "
+              << req.from_host << " to " << req.to_host << " (coordinator)";
+  MoveIntent intent{req.id, req.vm_uuid, j};
+  fencing_[req.vm_uuid] = {req, std::move(j),
+                           move ? std::optional<core::Move>(*move) : std::nullopt};
+  env_.coordinator->AcquireMove(intent);
+  return Status::Ok();
+}
+
+void Controller::OnMoveFenced(const std::string& id, const Status& fence) {
+  auto it = std::find_if(fencing_.begin(), fencing_.end(),
+                         [&](const auto& kv) { return kv.second.request.id == id; });
+  if (it == fencing_.end()) {
+    BLOG(kWarning) << "a fence answer for " << id << ", which is not waiting: ignored";
+    return;
+  }
+  Fencing f = std::move(it->second);
+  fencing_.erase(it);
+  const MigrationRequest& req = f.request;
+  if (!fence.ok()) {
+    BLOG(kError) << "NOT starting the migration " << req.id << " of " << req.vm_name << " from "
+                 << req.from_host << " to " << req.to_host
+                 << ": the fence refused it (this balancer may no longer lead): "
+                 << fence.message();
+    if (env_.observer) env_.observer->OnSkipped("fenced");
+    (void)Record({{"event", "move_fenced"},
+                  {"id", req.id},
+                  {"vm", req.vm_name},
+                  {"vm_uuid", req.vm_uuid},
+                  {"from", req.from_host},
+                  {"to", req.to_host},
+                  {"error", fence.message()}});
+    return;
+  }
+  if (f.move && paused_) {
+    // Paused while the fence was asked: the intent is stored, so it is closed as aborted.
+    (void)Record({{"event", "move_fenced"},
+                  {"id", req.id},
+                  {"vm", req.vm_name},
+                  {"vm_uuid", req.vm_uuid},
+                  {"error", "paused meanwhile"}});
+    FinishIntent(req.id, {{"event", "migration_aborted"},
+                          {"id", req.id},
+                          {"vm_uuid", req.vm_uuid},
+                          {"error", "paused before it started"},
+                          {"at_ms", NowMs()}});
+    return;
+  }
+  (void)LaunchNow(req, std::move(f.record), f.move ? &*f.move : nullptr);
+}
+
+void Controller::FinishIntent(const std::string& id, const nlohmann::json& outcome) {
+  if (env_.coordinator != nullptr && !id.empty()) env_.coordinator->FinishMove(id, outcome);
+}
+
+Status Controller::LaunchNow(const MigrationRequest& req, nlohmann::json j,
+                             const core::Move* move) {
   if (Status st = Record(j, /*keep_if_unwritten=*/false); !st.ok()) {
     // Journal first: a move the journal does not know of could be repeated or forgotten
     // after a crash.
     BLOG(kError) << "not starting the migration of " << req.vm_name << " from " << req.from_host
                  << " to " << req.to_host << ": the journal cannot record it";
     if (env_.observer) env_.observer->OnSkipped("journal_unavailable");
+    FinishIntent(req.id, {{"event", "migration_aborted"},
+                          {"id", req.id},
+                          {"vm_uuid", req.vm_uuid},
+                          {"error", "not started: the journal cannot record it"},
+                          {"at_ms", NowMs()}});
     return st;
   }
   Status st = env_.actuator->Start(req);
   if (!st.ok()) {
-    (void)Record({{"event", "migration_failed"},
-                  {"id", req.id},
-                  {"vm", req.vm_name},
-                  {"vm_uuid", req.vm_uuid},
-                  {"from", req.from_host},
-                  {"to", req.to_host},
-                  {"error", st.message()},
-                  {"at_ms", NowMs()}});
+    nlohmann::json failed = {{"event", "migration_failed"}, {"id", req.id},
+                             {"vm", req.vm_name},           {"vm_uuid", req.vm_uuid},
+                             {"from", req.from_host},       {"to", req.to_host},
+                             {"error", st.message()},       {"at_ms", NowMs()}};
+    (void)Record(failed);
+    FinishIntent(req.id, failed);
     return st;
   }
   own_[req.vm_uuid] = {req, env_.clock->Steady()};
@@ -897,6 +1034,7 @@ void Controller::OnMigrationResult(const MigrationResult& r) {
     }
   }
   (void)Record(j);
+  FinishIntent(q.id, j);
 }
 
 void Controller::AfterMove(const std::string& uuid, const std::string& from,

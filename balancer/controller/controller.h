@@ -109,6 +109,7 @@ struct ExternalMigration {
   SteadyTime since{};
   SteadyTime asked{};
   bool overdue = false;
+  bool adopted = false;  // from the coordinator's intent records at a takeover
 };
 
 // The result of a manual move request (ballastctl migrate).
@@ -151,6 +152,17 @@ class Controller {
   void OnMigrationResult(const MigrationResult& result);
   void OnActiveJobs(const std::string& host, const Result<std::vector<ActiveJob>>& jobs);
   void OnVmProbe(const std::string& vm_uuid, const VmProbe& probe);
+  // The coordinator's answer to AcquireMove (env.h): Ok starts the move (journal first),
+  // an error starts nothing (journaled move_fenced).
+  void OnMoveFenced(const std::string& id, const Status& fence);
+
+  // High availability: this balancer has just become the leader. `state` is the drain and
+  // pause state the coordination store holds (nullopt: none stored), `intents` its move
+  // records (migration_started ones not finished: reconciled with libvirt before the next
+  // plan, never repeated; finished ones: cooldowns). Call before Coordinator::Leading()
+  // turns true.
+  void TakeOver(const std::optional<PersistedState>& state,
+                const std::vector<nlohmann::json>& intents);
 
   // Admin verbs. Return whether anything changed.
   Result<bool> SetMaintenance(const std::string& host, bool drain, const std::string& admin);
@@ -177,8 +189,11 @@ class Controller {
   const std::map<std::string, OwnMigration>& in_flight() const { return own_; }  // by VM UUID
   const std::map<std::string, ExternalMigration>& external() const { return external_; }
   bool InFlight(const std::string& vm_uuid) const {
-    return own_.count(vm_uuid) != 0 || external_.count(vm_uuid) != 0;
+    return own_.count(vm_uuid) != 0 || external_.count(vm_uuid) != 0 ||
+           fencing_.count(vm_uuid) != 0;
   }
+  // Moves waiting for the coordinator's fence (high availability), by VM UUID.
+  std::size_t fencing() const { return fencing_.size(); }
   const std::vector<core::FinishedMigration>& recent() const { return recent_; }
   // Hosts left out of planning because their libvirt cannot be reached (journaled).
   const std::set<std::string>& left_out() const { return left_out_; }
@@ -224,7 +239,11 @@ class Controller {
   // Journals the start (durable before the move begins: a crash right after leaves a record
   // to reconcile), then hands the request to the actuator. Nothing starts when the journal
   // cannot take the record.
+  // With a coordinator (high availability) the fence comes first: the move waits in
+  // fencing_ for OnMoveFenced, which then calls LaunchNow.
   Status Launch(const MigrationRequest& req, nlohmann::json j, const core::Move* move);
+  Status LaunchNow(const MigrationRequest& req, nlohmann::json j, const core::Move* move);
+  void FinishIntent(const std::string& id, const nlohmann::json& outcome);
   void AfterMove(const std::string& uuid, const std::string& from, const std::string& to);
   void Prune(WallTime now);
   void RetireSilentHosts(SteadyTime now);
@@ -263,7 +282,13 @@ class Controller {
   std::map<std::string, nlohmann::json> journal_open_;
   std::map<std::string, OwnMigration> own_;            // by VM UUID
   std::map<std::string, ExternalMigration> external_;  // by VM UUID
-  std::set<std::string> probes_outstanding_;           // VM UUIDs asked about
+  struct Fencing {
+    MigrationRequest request;
+    nlohmann::json record;           // migration_started, journaled once the fence holds
+    std::optional<core::Move> move;  // nullopt: a manual move
+  };
+  std::map<std::string, Fencing> fencing_;    // by VM UUID
+  std::set<std::string> probes_outstanding_;  // VM UUIDs asked about
   std::set<std::string> reconciled_hosts_;
   // Hosts whose libvirt kept failing for reconcile_wait: neither source nor target.
   std::set<std::string> left_out_;

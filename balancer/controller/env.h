@@ -114,14 +114,43 @@ class Observer {
   virtual void OnVmConflicts(std::size_t /*count*/) {}
 };
 
-// Not owned; every pointer but `observer` must be set and outlive the controller.
+// A move start as the coordination store keeps it: the journal's migration_started record.
+struct MoveIntent {
+  std::string id;
+  std::string vm_uuid;
+  nlohmann::json record;
+};
+
+// High availability (balancer/README.md, "High availability"): several balancers ingest the
+// same stream and one of them leads. Only the leader starts moves, and each start is fenced:
+// a conditional write in the coordination store (etcd) that succeeds only while this
+// balancer's leadership term holds, and that stores the move's intent record for the next
+// leader. Absent (Env::coordinator null), the balancer is alone and every move is its own.
+class Coordinator {
+ public:
+  virtual ~Coordinator() = default;
+  // Whether this balancer leads, as last known (no I/O; may be stale, hence the fence). A
+  // standby plans with its warm model but starts nothing.
+  virtual bool Leading() const = 0;
+  // Asks for the right to start `intent`; returns at once. The answer comes back through
+  // Controller::OnMoveFenced(intent.id, status), exactly once: Ok means the intent record is
+  // stored under this term and the move may start; an error means it must not.
+  virtual void AcquireMove(const MoveIntent& intent) = 0;
+  // The move's outcome is journaled (`outcome` is the journal's record): the intent record
+  // becomes an outcome record (cooldowns for the next leader). Fire and forget.
+  virtual void FinishMove(const std::string& id, const nlohmann::json& outcome) = 0;
+};
+
+// Not owned; every pointer but `observer` and `coordinator` must be set and outlive the
+// controller.
 struct Env {
   const Clock* clock = nullptr;
   Actuator* actuator = nullptr;
   HypervisorQueries* hypervisor = nullptr;
   DecisionJournal* journal = nullptr;
   StateStore* state = nullptr;
-  Observer* observer = nullptr;  // may be null
+  Observer* observer = nullptr;        // may be null
+  Coordinator* coordinator = nullptr;  // null: no high availability (a single balancer)
 };
 
 }  // namespace ballast::controller

@@ -1,5 +1,6 @@
 #include "balancer/daemon/balancer_config.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include "common/config_util.h"
@@ -93,6 +94,54 @@ void ReadInventory(const YAML::Node& node, const std::string& file,
   *out = std::move(inv);
 }
 
+void LoadHaConfig(const YAML::Node& node, const std::string& file, BalancerConfig::Ha* ha,
+                  std::vector<std::string>* errors) {
+  if (!node || node.IsNull()) return;
+  YamlMapReader h(node, file, "ha",
+                  {"etcd_endpoints", "cluster", "name", "lease_ttl", "renew_interval",
+                   "etcd_timeout", "test_unfenced", "test_fence_delay"},
+                  errors);
+  if (h.Has("etcd_endpoints")) {
+    const YAML::Node eps = h.Get("etcd_endpoints");
+    if (!eps.IsSequence() || eps.size() == 0) {
+      h.Error(eps, "etcd_endpoints", "expected a list of etcd client URLs (http://HOST:PORT)");
+    } else {
+      for (const auto& e : eps) {
+        const std::string url = e.as<std::string>("");
+        if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+          h.Error(e, "etcd_endpoints", "'" + url + "' is not an http:// or https:// URL");
+        } else {
+          ha->etcd_endpoints.push_back(url);
+        }
+      }
+    }
+  }
+  h.String("cluster", &ha->cluster);
+  h.String("name", &ha->name);
+  h.Duration("lease_ttl", &ha->lease_ttl, std::chrono::seconds(2), std::chrono::minutes(10));
+  h.Duration("renew_interval", &ha->renew_interval, std::chrono::milliseconds(0),
+             std::chrono::minutes(10));
+  h.Duration("etcd_timeout", &ha->etcd_timeout, std::chrono::milliseconds(100),
+             std::chrono::seconds(30));
+  h.Bool("test_unfenced", &ha->test_unfenced);
+  h.Duration("test_fence_delay", &ha->test_fence_delay, std::chrono::seconds(0),
+             std::chrono::minutes(5));
+  if (ha->cluster.empty() || ha->cluster.find('/') != std::string::npos) {
+    h.Error(h.Get("cluster"), "cluster", "must be a non-empty name without '/'");
+  }
+  if (ha->name.empty()) {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) == 0) ha->name = buf;
+  }
+  if (ha->renew_interval.count() == 0) ha->renew_interval = ha->lease_ttl / 3;
+  // Renewals must land well inside the lease, with room for an etcd call that times out.
+  if (ha->renew_interval + ha->etcd_timeout >= ha->lease_ttl) {
+    errors->push_back(file +
+                      ": ha: renew_interval + etcd_timeout must be shorter than lease_ttl "
+                      "(the lease would expire between two renewals)");
+  }
+}
+
 }  // namespace
 
 Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
@@ -128,7 +177,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
                    "state_file",
                    "record_file",
                    "record_max_bytes",
-                   "inventory"},
+                   "inventory", "ha"},
                   &errors);
   r.String("listen", &c.listen);
   r.Bool("plaintext", &c.plaintext);
@@ -171,6 +220,7 @@ Result<BalancerConfig> LoadBalancerConfig(const std::string& file) {
     c.host_load = host_load == "counters" ? HostLoad::kCounters : HostLoad::kVmSum;
   }
   ReadInventory(r.Get("inventory"), file, &errors, &c.inventory);
+  LoadHaConfig(r.Get("ha"), file, &c.ha, &errors);
   if (c.policy_file.empty()) errors.push_back(file + ": policy_file: required");
   if (c.journal_file.empty()) errors.push_back(file + ": journal_file: required");
   if (c.state_file.empty() && !c.journal_file.empty()) c.state_file = c.journal_file + ".state";

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "balancer/controller/controller.h"
 #include "balancer/model/cluster_model.h"
@@ -56,6 +57,21 @@ struct BalancerConfig {
   // Required: the hosts the balancer may connect to and send migration traffic to (listed,
   // or a pattern), or trust_collector_claims: true (insecure; logged loudly at start).
   controller::HostInventory inventory;
+  // High availability (balancer/README.md, "High availability"): on when etcd_endpoints is
+  // set; off (one balancer, no etcd), the balancer works as without this section.
+  struct Ha {
+    std::vector<std::string> etcd_endpoints;  // http://HOST:PORT of etcd's client port
+    std::string cluster = "default";          // keys under /ballast/<cluster>/
+    std::string name;                         // this balancer; default: the host name
+    std::chrono::nanoseconds lease_ttl = std::chrono::seconds(10);
+    std::chrono::nanoseconds renew_interval{0};  // 0: lease_ttl / 3
+    std::chrono::nanoseconds etcd_timeout = std::chrono::seconds(1);
+    // Test-only: moves start without the conditional write (proves the fence matters), and a
+    // delay before each fence request (a leader frozen between deciding and acting).
+    bool test_unfenced = false;
+    std::chrono::nanoseconds test_fence_delay{0};
+    bool enabled() const { return !etcd_endpoints.empty(); }
+  } ha;
 };
 
 Result<BalancerConfig> LoadBalancerConfig(const std::string& file);

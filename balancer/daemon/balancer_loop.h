@@ -26,6 +26,7 @@
 #include "balancer/daemon/balancer_config.h"
 #include "balancer/daemon/balancer_metrics.h"
 #include "balancer/daemon/daemon.h"
+#include "balancer/daemon/ha_env.h"
 #include "balancer/daemon/real_env.h"
 #include "balancer/journal/journal.h"
 #include "balancer/model/cluster_model.h"
@@ -156,6 +157,10 @@ class Balancer {
   std::unique_ptr<JournalEnv> journal_env_;
   std::unique_ptr<StateFile> state_file_;
   std::unique_ptr<MetricsObserver> metrics_observer_;
+  // High availability (ha.etcd_endpoints set): the coordinator, and the state store that
+  // also copies drain/pause into etcd.
+  std::unique_ptr<HaCoordinator> ha_;
+  std::unique_ptr<SharedStateStore> shared_state_;
   std::unique_ptr<controller::Controller> controller_;
   // systemd (Type=notify): READY=1 once serving, WATCHDOG=1 from this loop, STATUS= lines.
   ServiceNotifier notifier_ = ServiceNotifier::FromEnvironment();

@@ -245,6 +245,26 @@ class BalancerMetrics::Impl {
                                "for longer than the grace (never moved)")
                          .Register(*registry)
                          .Add({})),
+        leader_family(BuildGauge()
+                          .Name("ballast_leader")
+                          .Help("High availability: 1 while this balancer leads (starts "
+                                "moves), 0 on a standby or while etcd is unreachable")
+                          .Register(*registry)),
+        etcd_reachable_family(BuildGauge()
+                                  .Name("ballast_etcd_reachable")
+                                  .Help("High availability: 0 while etcd does not answer "
+                                        "(nobody starts a move)")
+                                  .Register(*registry)),
+        leader_transitions_family(BuildCounter()
+                                      .Name("ballast_leader_transitions_total")
+                                      .Help("High availability: times this balancer became "
+                                            "leader or stopped leading")
+                                      .Register(*registry)),
+        lease_renewals_failed_family(BuildCounter()
+                                         .Name("ballast_lease_renewals_failed_total")
+                                         .Help("High availability: election rounds whose "
+                                               "lease renewal or campaign failed")
+                                         .Register(*registry)),
         hot_marks(BuildGauge()
                       .Name("ballast_policy_hot_mark_ratio")
                       .Help("The policy's hot mark per resource")
@@ -355,6 +375,15 @@ class BalancerMetrics::Impl {
   Gauge& hosts_left_out;
   Gauge& hosts_claims_mismatch;
   Gauge& vm_conflicts;
+  // High availability: series only when it is on (EnableHa).
+  Family<Gauge>& leader_family;
+  Family<Gauge>& etcd_reachable_family;
+  Family<Counter>& leader_transitions_family;
+  Family<Counter>& lease_renewals_failed_family;
+  Gauge* leader = nullptr;
+  Gauge* etcd_reachable = nullptr;
+  Counter* leader_transitions = nullptr;
+  Counter* lease_renewals_failed = nullptr;
   Family<Gauge>& hot_marks;
   Family<Gauge>& relieved_marks;
   Gauge& last_plan;
@@ -540,6 +569,27 @@ void BalancerMetrics::SetHostsClaimsMismatch(std::size_t n) {
 
 void BalancerMetrics::SetVmConflicts(std::size_t n) {
   impl_->vm_conflicts.Set(static_cast<double>(n));
+}
+
+}  // namespace ballast
+
+namespace ballast {
+
+void BalancerMetrics::SetHa(bool leading, bool etcd_reachable, std::uint64_t new_transitions,
+                            std::uint64_t new_renewal_failures) {
+  Impl& m = *impl_;
+  if (m.leader == nullptr) {
+    m.leader = &m.leader_family.Add({});
+    m.etcd_reachable = &m.etcd_reachable_family.Add({});
+    m.leader_transitions = &m.leader_transitions_family.Add({});
+    m.lease_renewals_failed = &m.lease_renewals_failed_family.Add({});
+  }
+  m.leader->Set(leading ? 1 : 0);
+  m.etcd_reachable->Set(etcd_reachable ? 1 : 0);
+  if (new_transitions > 0) m.leader_transitions->Increment(static_cast<double>(new_transitions));
+  if (new_renewal_failures > 0) {
+    m.lease_renewals_failed->Increment(static_cast<double>(new_renewal_failures));
+  }
 }
 
 }  // namespace ballast

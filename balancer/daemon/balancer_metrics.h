@@ -61,6 +61,9 @@ class BalancerMetrics {
   void SetHostsLeftOut(std::size_t n);
   void SetHostsClaimsMismatch(std::size_t n);
   void SetVmConflicts(std::size_t n);
+  // High availability (off: no series). Transitions and failures are increments.
+  void SetHa(bool leading, bool etcd_reachable, std::uint64_t new_transitions,
+             std::uint64_t new_renewal_failures);
 
   class Impl;
 

@@ -76,6 +76,24 @@ std::optional<control::ControlReply> Balancer::HandleControl(const ControlMessag
                                             std::to_string(req.api_version()));
   }
   BLOG(kDebug) << "control request " << req.verb_case() << " from admin '" << m.admin << "'";
+  const bool mutating = req.verb_case() == control::ControlRequest::kMigrate ||
+                        req.verb_case() == control::ControlRequest::kDrain ||
+                        req.verb_case() == control::ControlRequest::kUndrain ||
+                        req.verb_case() == control::ControlRequest::kPause ||
+                        req.verb_case() == control::ControlRequest::kResume;
+  if (mutating && ha_ && !ha_->Leading()) {
+    // Refused, not forwarded: the admin sees who leads and asks it (a forward would need
+    // this standby to hold the leader's control key and address).
+    const std::string leader = ha_->leader();
+    return Error("not_leader",
+                 leader.empty() ? "this balancer (" + ha_->name() +
+                                      ") is not the leader and no leader is known (etcd " +
+                                      (ha_->etcd_reachable() ? "reachable" : "UNREACHABLE") +
+                                      "): nothing may change now"
+                                : "this balancer (" + ha_->name() +
+                                      ") is a standby; ask the leader '" + leader + "'",
+                 {{"leader", leader}});
+  }
   switch (req.verb_case()) {
     case control::ControlRequest::kStatus:
       return Ok(StatusJson(SteadyClock::now()));

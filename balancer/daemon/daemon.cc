@@ -50,6 +50,7 @@ int Balancer::Run() {
     // plans (a VM whose migration ended is not planned while its outcome is unread).
     queries_->Deliver(*controller_);
     actuator_env_->Deliver(*controller_);
+    if (ha_) ha_->Poll(*controller_, metrics_.get());
     controller_->Tick();
     const bool table_due = config_.table_interval.count() > 0 && now >= next_table;
     if (signals_.print_table.exchange(false) || table_due) {
@@ -147,6 +148,24 @@ int Balancer::Init() {
   }
   controller::Env env{&clock_,           actuator_env_.get(),    queries_.get(), journal_env_.get(),
                       state_file_.get(), metrics_observer_.get()};
+  if (config_.ha.enabled()) {
+    auto ha = HaCoordinator::Start(config_.ha);
+    if (!ha.ok()) {
+      BLOG(kError) << "ha: " << ha.status().message();
+      return 2;
+    }
+    ha_ = std::move(*ha);
+    shared_state_ = std::make_unique<SharedStateStore>(state_file_.get(), ha_.get());
+    env.coordinator = ha_.get();
+    env.state = shared_state_.get();
+    std::string eps;
+    for (const auto& e : config_.ha.etcd_endpoints) eps += (eps.empty() ? "" : ",") + e;
+    BLOG(kInfo) << "high availability: '" << config_.ha.name << "' campaigns under /ballast/"
+                << config_.ha.cluster << "/leader on etcd " << eps << " (lease "
+                << std::chrono::duration_cast<std::chrono::seconds>(config_.ha.lease_ttl).count()
+                << " s); a standby until it leads";
+    if (metrics_) metrics_->SetHa(false, false, 0, 0);
+  }
   controller_ = std::make_unique<controller::Controller>(co, env, policy_store_.current());
 
   const auto policy = policy_store_.current();
@@ -400,6 +419,7 @@ nlohmann::json Balancer::StatusJson(SteadyClock::time_point now) const {
   j["vm_conflicts"] = conflicts;
   j["inventory"] = config_.inventory.trusts_claims() ? "trust_collector_claims" : "configured";
   j["journal_ok"] = controller_->journal_ok();
+  j["ha"] = ha_ ? ha_->StatusJson() : nlohmann::json{{"enabled", false}};
   j["host_load"] = HostLoadName(config_.host_load);
   nlohmann::json in_flight = nlohmann::json::array();
   // What the controller counts as in flight; the actuator adds progress where it has some.
@@ -454,6 +474,11 @@ std::string Balancer::ServiceStatusLine() const {
             std::to_string(plan.unrelieved.size()) + " unrelieved";
   }
   line += "; " + std::to_string(controller_->in_flight().size()) + " migrations in flight";
+  if (ha_) {
+    line += ha_->Leading()           ? "; LEADER"
+            : !ha_->etcd_reachable() ? "; etcd UNREACHABLE, no leader known"
+                                     : "; standby (leader '" + ha_->leader() + "')";
+  }
   return line;
 }
 
@@ -484,6 +509,8 @@ int Balancer::Shutdown() {
           {"left_to_libvirt", left},
           {"samples_accepted", decode_stats_.accepted},
           {"samples_rejected", decode_stats_.TotalRejected()}});
+  // Revokes the lease: a standby takes over at once (it adopts what is left in flight).
+  ha_.reset();
   if (!idle) {
     // Workers are blocked inside libvirt calls that outlive us by design: exit without
     // joining them (the journal is already synced).

@@ -81,3 +81,21 @@ TEST(CollectorConfigTest, MissingFileIsNamed) {
 
 }  // namespace
 }  // namespace ballast
+
+namespace ballast {
+namespace {
+
+TEST(CollectorConfigTest, MoreEndpointsPublishToEveryBalancer) {
+  auto c = LoadCollectorConfig(
+      WriteTemp("host: {name: a}\nbalancer: {endpoint: tcp://x:1, more_endpoints: [tcp://y:1], "
+                "plaintext: true}\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->Endpoints(), (std::vector<std::string>{"tcp://x:1", "tcp://y:1"}));
+  auto alone = LoadCollectorConfig(
+      WriteTemp("host: {name: a}\nbalancer: {more_endpoints: [tcp://y:1], plaintext: true}\n"));
+  ASSERT_FALSE(alone.ok());
+  EXPECT_NE(alone.status().message().find("needs balancer.endpoint"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ballast

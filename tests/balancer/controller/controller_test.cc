@@ -28,6 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using fake::CountingObserver;
 using fake::FakeClock;
+using fake::FakeCoordinator;
 using fake::MemoryJournal;
 using fake::MemoryStateStore;
 using fake::ScriptedActuator;
@@ -202,6 +203,7 @@ class ControllerTest : public ::testing::Test {
     env.journal = &journal_;
     env.state = &state_;
     env.observer = &observer_;
+    if (ha_) env.coordinator = &coordinator_;
     ctl_ = std::make_unique<Controller>(options_, env, std::move(policy));
     ctl_->Start(records);
   }
@@ -295,6 +297,8 @@ class ControllerTest : public ::testing::Test {
   TestCluster cluster_;
   std::unique_ptr<Controller> ctl_;
   bool auto_answer_jobs_ = true;
+  bool ha_ = false;  // with a coordinator (high availability)
+  FakeCoordinator coordinator_;
 };
 
 // --- reconciliation with the hypervisors -------------------------------------------------
@@ -1310,6 +1314,131 @@ TEST_F(ControllerTest, DuplicateEndsWhenOneOfItsHostsGoesStale) {
   Step(10);
   EXPECT_EQ(ctl_->vm_conflicts(), 0u);
   EXPECT_EQ(journal_.Count("vm_conflict_cleared"), 1);
+}
+
+}  // namespace
+}  // namespace ballast::controller
+
+// --- high availability: standby, fence, takeover -------------------------------------------
+
+namespace ballast::controller {
+namespace {
+
+TEST_F(ControllerTest, StandbyPlansButStartsNothingAndAsksNoFence) {
+  ha_ = true;
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  Step(15);
+  EXPECT_TRUE(Planned("hot1")) << "a standby keeps a warm plan";
+  EXPECT_EQ(actuator_.calls(), 0);
+  EXPECT_TRUE(coordinator_.requests().empty());
+  EXPECT_EQ(journal_.Count("migration_started"), 0);
+  EXPECT_GT(observer_.Skipped("standby"), 0);
+}
+
+TEST_F(ControllerTest, NewLeaderFencesItsFirstMoveWithinOneIntervalFromItsWarmModel) {
+  ha_ = true;
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  Step(15);  // a standby all along: histories full, h1 hot
+  const std::uint64_t plans = ctl_->plans();
+  ctl_->TakeOver(std::nullopt, {});
+  coordinator_.set_leading(true);
+  Step();  // the policy's interval is 1 s
+  EXPECT_EQ(ctl_->plans(), plans + 1);
+  ASSERT_EQ(coordinator_.requests().size(), 1u);
+  EXPECT_EQ(coordinator_.requests()[0].vm_uuid, Uuid("hot1"));
+  EXPECT_EQ(coordinator_.requests()[0].record.value("event", ""), "migration_started");
+  // Nothing started or journaled as started before the fence answers.
+  EXPECT_EQ(actuator_.calls(), 0);
+  EXPECT_EQ(journal_.Count("migration_started"), 0);
+  EXPECT_TRUE(ctl_->InFlight(Uuid("hot1")));
+  Step(3);
+  EXPECT_EQ(coordinator_.requests().size(), 1u) << "a move waiting for its fence is in flight";
+
+  const auto req = coordinator_.TakeRequests().at(0);
+  ctl_->OnMoveFenced(req.id, Status::Ok());
+  ASSERT_EQ(actuator_.started().size(), 1u);
+  EXPECT_EQ(actuator_.started()[0].request.id, req.id);
+  EXPECT_EQ(actuator_.started()[0].last_journal_record.value("event", ""), "migration_started");
+  Deliver(0, MigrationOutcome::kSucceeded);
+  ASSERT_EQ(coordinator_.finished().size(), 1u);
+  EXPECT_EQ(coordinator_.finished()[0].first, req.id);
+  EXPECT_EQ(coordinator_.finished()[0].second.value("event", ""), "migration_finished");
+}
+
+TEST_F(ControllerTest, RefusedFenceStartsNothingAndIsJournaled) {
+  ha_ = true;
+  coordinator_.set_leading(true);  // it believes it leads (say, it was frozen past its lease)
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  ASSERT_TRUE(StepUntil([&] { return !coordinator_.requests().empty(); }, 20));
+  const auto req = coordinator_.TakeRequests().at(0);
+  ctl_->OnMoveFenced(req.id, Status::FailedPrecondition("leader key has another term"));
+  EXPECT_EQ(actuator_.calls(), 0);
+  EXPECT_EQ(journal_.Count("migration_started"), 0);
+  ASSERT_EQ(journal_.Count("move_fenced"), 1);
+  EXPECT_EQ(journal_.Events("move_fenced")[0].value("id", ""), req.id);
+  EXPECT_EQ(observer_.Skipped("fenced"), 1);
+  EXPECT_FALSE(ctl_->InFlight(Uuid("hot1")));
+  // It steps down: no further fence asked, nothing started.
+  coordinator_.set_leading(false);
+  Step(5);
+  EXPECT_TRUE(coordinator_.TakeRequests().empty());
+  EXPECT_EQ(actuator_.calls(), 0);
+}
+
+TEST_F(ControllerTest, ManualMoveOnAStandbyIsRefused) {
+  ha_ = true;
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  Step(5);
+  const ManualMoveResult r = ctl_->StartManualMove(Uuid("cold1"), "h1", false, "alice");
+  EXPECT_FALSE(r.started);
+  EXPECT_EQ(actuator_.calls(), 0);
+  EXPECT_TRUE(coordinator_.requests().empty());
+}
+
+TEST_F(ControllerTest, TakeOverAdoptsThePreviousLeadersMoveAndNeverRepeatsIt) {
+  ha_ = true;
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  Step(15);
+  // The previous leader started hot1 h1 -> h2 and died; its intent record is in etcd.
+  ctl_->TakeOver(PersistedState{{"h3"}, false}, {StartedRecord("m-old", "hot1", "h1", "h2")});
+  coordinator_.set_leading(true);
+  EXPECT_FALSE(ctl_->Reconciled());
+  EXPECT_EQ(ctl_->maintenance(), std::set<std::string>{"h3"});
+  const std::uint64_t plans = ctl_->plans();
+  Step(3);
+  EXPECT_EQ(ctl_->plans(), plans) << "no plan before the adopted move is resolved";
+  EXPECT_TRUE(coordinator_.requests().empty());
+  ASSERT_EQ(hv_.ProbesFor(Uuid("hot1")), 1);
+  // libvirt: it completed; the VM runs on h2 now.
+  cluster_.MoveVm(Uuid("hot1"), "h2");
+  ctl_->OnVmProbe(Uuid("hot1"), {true, false, "h2"});
+  ASSERT_EQ(journal_.Count("migration_finished"), 1);
+  EXPECT_TRUE(journal_.Events("migration_finished")[0].value("reconciled", false));
+  ASSERT_EQ(coordinator_.finished().size(), 1u);
+  EXPECT_EQ(coordinator_.finished()[0].first, "m-old");
+  Step(10);
+  for (const auto& r : coordinator_.requests()) EXPECT_NE(r.vm_uuid, Uuid("hot1"));
+  EXPECT_EQ(actuator_.StartsOf(Uuid("hot1")), 0);
+}
+
+TEST_F(ControllerTest, TakeOverRestoresCooldownsFromFinishedRecords) {
+  ha_ = true;
+  MovedBackCandidateCluster("h2");
+  Start(ExcludingStay());
+  Step(15);
+  // mover went h1 -> h2 a minute ago under the previous leader: h2 is hot, but the return
+  // cooldown holds it.
+  ctl_->TakeOver(std::nullopt, {FinishedRecord("m-old", "mover", "h1", "h2",
+                                               clock_.Wall() - std::chrono::minutes(1))});
+  coordinator_.set_leading(true);
+  Step(10);
+  EXPECT_TRUE(coordinator_.requests().empty());
+  EXPECT_FALSE(Planned("mover"));
 }
 
 }  // namespace

@@ -243,4 +243,29 @@ class CountingObserver : public Observer {
   int vm_conflicts = 0;
 };
 
+// High availability: leads when told to; records every fence request and finished move. The
+// test answers each request through Controller::OnMoveFenced (TakeRequests).
+class FakeCoordinator : public Coordinator {
+ public:
+  bool Leading() const override { return leading_; }
+  void AcquireMove(const MoveIntent& intent) override {
+    requests_.push_back(intent);
+    pending_.push_back(intent);
+  }
+  void FinishMove(const std::string& id, const nlohmann::json& outcome) override {
+    finished_.emplace_back(id, outcome);
+  }
+
+  void set_leading(bool leading) { leading_ = leading; }
+  std::vector<MoveIntent> TakeRequests() { return std::exchange(pending_, {}); }
+  const std::vector<MoveIntent>& requests() const { return requests_; }
+  const std::vector<std::pair<std::string, nlohmann::json>>& finished() const { return finished_; }
+
+ private:
+  bool leading_ = false;
+  std::vector<MoveIntent> requests_;
+  std::vector<MoveIntent> pending_;
+  std::vector<std::pair<std::string, nlohmann::json>> finished_;
+};
+
 }  // namespace ballast::controller::fake

@@ -320,3 +320,48 @@ TEST_F(BalancerConfigTest, InventoryErrorsNameTheKey) {
 
 }  // namespace
 }  // namespace ballast
+
+namespace ballast {
+namespace {
+
+class BalancerHaConfigTest : public BalancerConfigTest {};
+
+TEST_F(BalancerHaConfigTest, OffByDefault) {
+  BalancerConfig c = MustLoad(kRequired);
+  EXPECT_FALSE(c.ha.enabled());
+}
+
+TEST_F(BalancerHaConfigTest, EndpointsTurnItOnWithDefaults) {
+  BalancerConfig c = MustLoad(std::string(kRequired) +
+                              "ha:\n  etcd_endpoints: [http://127.0.0.1:2379, "
+                              "http://10.0.0.2:2379]\n  name: b1\n  cluster: prod\n");
+  ASSERT_TRUE(c.ha.enabled());
+  EXPECT_EQ(c.ha.etcd_endpoints.size(), 2u);
+  EXPECT_EQ(c.ha.name, "b1");
+  EXPECT_EQ(c.ha.cluster, "prod");
+  EXPECT_EQ(c.ha.lease_ttl, std::chrono::seconds(10));
+  EXPECT_GT(c.ha.renew_interval.count(), 0);
+  EXPECT_LT(c.ha.renew_interval, c.ha.lease_ttl);  // renewed well inside the lease
+  EXPECT_FALSE(c.ha.test_unfenced);
+  BalancerConfig unnamed =
+      MustLoad(std::string(kRequired) + "ha: {etcd_endpoints: [http://127.0.0.1:2379]}\n");
+  EXPECT_FALSE(unnamed.ha.name.empty());  // the host name
+}
+
+TEST_F(BalancerHaConfigTest, BadValuesAreNamed) {
+  const std::string m = Errors(std::string(kRequired) +
+                               "ha:\n  etcd_endpoints: [127.0.0.1:2379]\n  cluster: a/b\n"
+                               "  lease_ttl: 3s\n  renew_interval: 2s\n  etcd_timeout: 1s\n"
+                               "  leas_ttl: 4s\n");
+  EXPECT_NE(m.find("ha.etcd_endpoints: '127.0.0.1:2379' is not an http:// or https:// URL"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("ha.cluster: must be a non-empty name without '/'"), std::string::npos) << m;
+  EXPECT_NE(m.find("renew_interval + etcd_timeout must be shorter than lease_ttl"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("unknown key 'ha.leas_ttl'; did you mean 'lease_ttl'?"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace ballast
