@@ -304,6 +304,8 @@ int main(int argc, char** argv) {
       << "control_listen: \"" << control_endpoint << "\"\n"
       << (with_history ? "admin_allowlist_dir: " + (dir / "admins").string() + "\n" : "")
       << "actuator: dry-run\n"
+      // Simulated hosts with a dry-run actuator: nothing is connected to, no inventory needed.
+      << "inventory: {trust_collector_claims: true}\n"
       << "stale_after_intervals: 1000\n"
       << "min_stale_after: 1h\n";
   }

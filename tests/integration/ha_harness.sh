@@ -55,6 +55,7 @@ host_load: vm_sum
 metrics_listen: 127.0.0.1:$metrics
 control_listen: tcp://127.0.0.1:$control
 admin_allowlist_dir: $LAB/admins
+$(harness_inventory)
 ha:
   etcd_endpoints: [$ETCD_ENDPOINT]
   cluster: e2e
