@@ -2,6 +2,7 @@
 # dry-run actuator, no hosts, CURVE on loopback, its control endpoint with admin and viewer
 # keys. Every wait is bounded; everything lives in $LAB, removed when the test passes.
 #   source dryrun_harness.sh BIN_DIR NAME
+# DRYRUN_RECORD_FILE= (empty) records nothing; DRYRUN_LOG_LEVEL=info logs less than debug.
 set -euo pipefail
 BIN=$(cd "$1" && pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,7 +45,7 @@ status_file: $LAB/status.json
 status_interval: 250ms
 policy_file: $ROOT/policies/default.yaml
 journal_file: $LAB/journal.jsonl
-record_file: $LAB/recording.bin
+${DRYRUN_RECORD_FILE-record_file: $LAB/recording.bin}
 startup_grace: 0s
 actuator: dry-run
 metrics_listen: 127.0.0.1:$METRICS_PORT
@@ -56,10 +57,13 @@ inventory:
   pattern: {libvirt_uri: "test:///{host}", migration_address: 127.0.0.1}
 YAML
   # Debug logging: the most the balancer ever writes, for check_no_secrets.sh to search.
-  "$BIN/ballast-balancer" --config "$LAB/balancer.yaml" --log-level debug >"$LAB/balancer.out" 2>"$LAB/balancer.log" &
-  PIDS+=($!)
+  "$BIN/ballast-balancer" --config "$LAB/balancer.yaml" --log-level "${DRYRUN_LOG_LEVEL:-debug}" \
+    >"$LAB/balancer.out" 2>"$LAB/balancer.log" &
+  BALANCER_PID=$!
+  PIDS+=("$BALANCER_PID")
   wait_for 15 "the balancer's status file" test -s "$LAB/status.json" ||
     { cat "$LAB/balancer.log" >&2; return 1; }
+  BALANCER_ENDPOINT="tcp://127.0.0.1:$BALANCER_PORT"
   export BALLAST_ENDPOINT="tcp://127.0.0.1:$CONTROL_PORT" BALLAST_SERVER_KEY="$LAB/keys/balancer.pub"
   METRICS_URL="http://127.0.0.1:$METRICS_PORT/metrics"
 }

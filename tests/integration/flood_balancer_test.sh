@@ -9,32 +9,13 @@
 source "$(dirname "$0")/dryrun_harness.sh" "$1" flood
 LIMIT_MIB=${FLOOD_RSS_LIMIT_MIB:-400}
 
-mkdir -p "$LAB/keys" "$LAB/allow" "$LAB/flood"
-for k in balancer flood node-a; do keygen "$k"; done
+# No recording (it would keep every flood sample) and no debug log: the daemon as deployed.
+DRYRUN_RECORD_FILE="" DRYRUN_LOG_LEVEL=info start_dryrun_balancer
+BALANCER=$BALANCER_PID
+mkdir -p "$LAB/flood"
+for k in flood node-a; do keygen "$k"; done
 cp "$LAB/keys/flood.pub" "$LAB/keys/node-a.pub" "$LAB/allow/"
 cp "$LAB/keys/balancer.pub" "$LAB/keys/flood.key" "$LAB/keys/node-a.key" "$LAB/flood/"
-PORT=$(free_port)
-cat >"$LAB/balancer.yaml" <<YAML
-listen: tcp://127.0.0.1:$PORT
-server_key_file: $LAB/keys/balancer.key
-allowlist_dir: $LAB/allow
-table_interval: 0s
-status_file: $LAB/status.json
-status_interval: 250ms
-policy_file: $ROOT/policies/default.yaml
-journal_file: $LAB/journal.jsonl
-startup_grace: 0s
-actuator: dry-run
-metrics_listen: ""
-control_listen: ""
-inventory:
-  pattern: {libvirt_uri: "test:///{host}", migration_address: 127.0.0.1}
-YAML
-"$BIN/ballast-balancer" --config "$LAB/balancer.yaml" >"$LAB/balancer.out" 2>"$LAB/balancer.log" &
-BALANCER=$!
-PIDS+=("$BALANCER")
-wait_for 15 "the balancer's status file" test -s "$LAB/status.json" ||
-  { cat "$LAB/balancer.log" >&2; exit 1; }
 rss_mib() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$BALANCER/status"; }
 accepted() {  # accepted HOST: the balancer's sample count for HOST (0 before its first)
   python3 - "$LAB/status.json" "$1" <<'PY'
@@ -48,7 +29,7 @@ PY
 }
 before=$(rss_mib)
 
-"$BIN/flood_test" --flood "tcp://127.0.0.1:$PORT" "$LAB/flood" &
+"$BIN/flood_test" --flood "$BALANCER_ENDPOINT" "$LAB/flood" &
 PIDS+=($!)
 peak=$before
 honest_marks=()
