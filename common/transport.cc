@@ -1,5 +1,9 @@
 #include "common/transport.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <cstring>
 #include <mutex>
@@ -9,6 +13,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "common/connection_limit.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "common/zap.h"
@@ -33,8 +38,9 @@ class SampleSubscriber::Impl {
     if (zap) zap->Stop();
   }
 
-  // Handshakes that fail before ZAP is asked (a plaintext peer on a CURVE socket, garbage on
-  // the port) are seen only by the socket monitor: count and log them as rejections too.
+  // The monitor reports closed connections (the connection limit forgets them) and handshakes
+  // that fail before ZAP is asked (a plaintext peer on a CURVE socket, garbage on the port),
+  // which only it sees: those are counted and logged as rejections too.
   void DrainMonitor() {
     while (true) {
       std::vector<zmq::message_t> ev;
@@ -46,12 +52,57 @@ class SampleSubscriber::Impl {
       std::uint32_t value = 0;
       std::memcpy(&event, ev[0].data(), sizeof event);
       std::memcpy(&value, static_cast<const char*>(ev[0].data()) + 2, sizeof value);
+      if (event == ZMQ_EVENT_DISCONNECTED) {  // value: the connection's file descriptor
+        if (limit) limit->OnDisconnected(static_cast<int>(value));
+        continue;
+      }
       stats.auth_rejected++;
       BLOG(kWarning) << "rejected a publisher on " << ev[1].to_string()
                      << (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
                              ? ": it does not speak CURVE (plaintext collector?)"
                              : ": handshake failed (protocol error " + std::to_string(value) + ")");
     }
+  }
+
+  // Closes the connection a message over the key's limit came on: libzmq sees the socket shut,
+  // ends that connection and frees its queue (dropping unread alone would not: fair queueing
+  // reads each full queue only once per round, and the sender refills it), and the key's
+  // reconnect meets the ZAP gate. Only while the descriptor still belongs to the sender's
+  // address: one closed and reused meanwhile by another peer is left alone.
+  static bool CutConnection(int fd, zmq::message_t& msg) {
+    const char* sender =
+        msg.gets("Peer-Address");  // NOLINT(clang-analyzer-security.insecureAPI.gets): cppzmq
+    if (fd < 0 || sender == nullptr || *sender == '\0') return false;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    const void* ip = nullptr;
+    if (addr.ss_family == AF_INET) {
+      ip = &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr;
+    } else if (addr.ss_family == AF_INET6) {
+      ip = &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr;
+    }
+    if (ip == nullptr || inet_ntop(addr.ss_family, ip, text.data(), text.size()) == nullptr ||
+        std::strcmp(text.data(), sender) != 0) {
+      return false;
+    }
+    return shutdown(fd, SHUT_RDWR) == 0;
+  }
+
+  // The ZAP handler's gate (its thread only): refuses a key already holding its limit.
+  bool AdmitHandshake(std::string_view name) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!limit->Full(name, now)) return true;
+    stats.connection_limit_refused++;
+    std::uint64_t more = 0;
+    if (zap_log_limiter.ShouldLog(name, now, &more)) {
+      BLOG(kWarning) << "refused a connection of collector key '" << name.substr(0, 64)
+                     << "': it already holds " << kMaxConnectionsPerKey
+                     << " active connections (kMaxConnectionsPerKey)"
+                     << (more > 0 ? " (and " + std::to_string(more) + " more since)" : "");
+    }
+    return false;
   }
 
   TransportStats stats;
@@ -61,9 +112,11 @@ class SampleSubscriber::Impl {
   std::string endpoint;
   bool bind_key_to_topic = false;
   bool curve = false;
-  std::unique_ptr<RevocationFilter> revocation;      // with curve
-  LogLimiter log_limiter{std::chrono::seconds(10)};  // per key
-  std::vector<zmq::message_t> parts;                 // reused by Receive
+  std::unique_ptr<RevocationFilter> revocation;          // with curve
+  std::unique_ptr<ConnectionLimit> limit;                // with curve
+  LogLimiter log_limiter{std::chrono::seconds(10)};      // per key, receiving thread
+  LogLimiter zap_log_limiter{std::chrono::seconds(10)};  // per key, ZAP thread
+  std::vector<zmq::message_t> parts;                     // reused by Receive
   int since_monitor_drain = 0;
 };
 
@@ -84,6 +137,12 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
     // The transport drops anything larger before it is buffered (topic frame included), and
     // drops that connection: a peer sending oversized frames is not a collector.
     s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes + kCurveFrameOverhead));
+    s.set(zmq::sockopt::heartbeat_ivl,
+          static_cast<int>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatInterval).count()));
+    s.set(zmq::sockopt::heartbeat_timeout,
+          static_cast<int>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatTimeout).count()));
     if (curve) {
       if (!IsValidZ85Key(curve->server_keys.secret_z85)) {
         return Status::InvalidArgument("the balancer's CURVE secret key is not 40 Z85 characters");
@@ -91,6 +150,10 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
       impl->zap = std::make_unique<ZapAuthenticator>(ctx, curve->allowlist_dir, "collector",
                                                      &impl->stats.auth_accepted,
                                                      &impl->stats.auth_rejected);
+      impl->limit = std::make_unique<ConnectionLimit>(kMaxConnectionsPerKey, kQuietConnectionAfter);
+      Impl* raw = impl.get();
+      impl->zap->SetGate(
+          [raw](std::string_view, std::string_view name) { return raw->AdmitHandshake(name); });
       Status st = impl->zap->Start();
       if (!st.ok()) return st;
       impl->revocation = std::make_unique<RevocationFilter>(*impl->zap, "collector");
@@ -101,9 +164,10 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
       impl->curve = true;
       static std::atomic<int> counter{0};
       const std::string mon = "inproc://ballast-subscriber-monitor-" + std::to_string(counter++);
-      if (zmq_socket_monitor(
-              s.handle(), mon.c_str(),
-              ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+      if (zmq_socket_monitor(s.handle(), mon.c_str(),
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED) !=
+          0) {
         return Status::Internal(std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
       }
       impl->monitor = zmq::socket_t(ctx, zmq::socket_type::pair);
@@ -134,9 +198,8 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
       return std::nullopt;
     }
     ReceivedMessage m;
-    m.topic.assign(static_cast<const char*>(parts[0].data()), parts[0].size());
-    m.payload.assign(static_cast<const char*>(parts[1].data()), parts[1].size());
     if (impl_->curve) {
+      // Every check runs before the payload is copied: what is dropped costs next to nothing.
       const MessageSender sender = SenderOf(parts[1]);
       // libzmq never closes a connection because its key left the allowlist: every message
       // is checked against the live allowlist instead (an atomic load when nothing changed).
@@ -144,12 +207,29 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
         impl_->stats.revoked++;
         return std::nullopt;
       }
+      // ZMQ_SRCFD: the connection's descriptor, which identifies it until it closes.
+      const int fd = zmq_msg_get(parts[1].handle(), ZMQ_SRCFD);
+      if (!impl_->limit->OnMessage(sender.name, fd, std::chrono::steady_clock::now())) {
+        impl_->stats.connection_limit_dropped++;
+        if (Impl::CutConnection(fd, parts[1])) impl_->stats.connection_limit_cut++;
+        std::uint64_t more = 0;
+        if (impl_->log_limiter.ShouldLog("connections:" + sender.name,
+                                         std::chrono::steady_clock::now(), &more)) {
+          BLOG(kWarning) << "dropped a sample of collector key '" << sender.name.substr(0, 64)
+                         << "' on its connection number " << kMaxConnectionsPerKey + 1
+                         << " or later, and closed that connection: a key may hold "
+                         << kMaxConnectionsPerKey << " active connections"
+                         << (more > 0 ? " (and " + std::to_string(more) + " more since)" : "");
+        }
+        return std::nullopt;
+      }
       m.key_name = sender.name;
-      if (impl_->bind_key_to_topic && m.key_name != m.topic) {
+      const std::string_view topic(static_cast<const char*>(parts[0].data()), parts[0].size());
+      if (impl_->bind_key_to_topic && m.key_name != topic) {
         impl_->stats.topic_mismatch++;
         std::uint64_t more = 0;
         if (impl_->log_limiter.ShouldLog(m.key_name, std::chrono::steady_clock::now(), &more)) {
-          BLOG(kWarning) << "dropped a sample for host '" << m.topic.substr(0, 64)
+          BLOG(kWarning) << "dropped a sample for host '" << topic.substr(0, 64)
                          << "' signed by the key of '" << m.key_name
                          << "': a collector key may publish only for its own host"
                          << (more > 0 ? " (and " + std::to_string(more) + " more since)" : "");
@@ -157,6 +237,8 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
         return std::nullopt;
       }
     }
+    m.topic.assign(static_cast<const char*>(parts[0].data()), parts[0].size());
+    m.payload.assign(static_cast<const char*>(parts[1].data()), parts[1].size());
     return m;
   };
   try {

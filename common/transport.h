@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -40,6 +41,19 @@ struct CurveServerOptions {
 // (about 100 MiB), where it used to be 20,000 x 4 MiB.
 inline constexpr int kReceiveQueueMessages = 50;
 
+// ...and since that bound is per connection, the connections one key may hold at once
+// (common/connection_limit.h): one for the collector, one more so that a restarted collector
+// is heard before the kernel reports its old connection closed. The first message on a key's
+// further connection is dropped unread and that connection closed, and its further handshakes
+// are refused, so one key can make the balancer hold at most kMaxConnectionsPerKey full queues. A
+// connection silent for kQuietConnectionAfter gives its place to a newcomer of the same key.
+inline constexpr std::size_t kMaxConnectionsPerKey = 2;
+inline constexpr auto kQuietConnectionAfter = std::chrono::seconds(10);
+// ZMTP heartbeats on the balancer's side: a collector whose host vanished without closing its
+// TCP connection is disconnected after kHeartbeatTimeout, not after the kernel's hours.
+inline constexpr auto kHeartbeatInterval = std::chrono::seconds(2);
+inline constexpr auto kHeartbeatTimeout = std::chrono::seconds(10);
+
 struct CurveClientOptions {
   CurveKeyPair client_keys;
   std::string server_public_z85;
@@ -59,6 +73,12 @@ struct TransportStats {
   std::atomic<std::uint64_t> malformed_frames{0};  // not [topic, payload]
   // Sent on a connection opened before the key was removed from the allowlist: dropped.
   std::atomic<std::uint64_t> revoked{0};
+  // A key over kMaxConnectionsPerKey: its samples on the extra connections (dropped unread),
+  // those extra connections closed, and its handshakes refused while it held that many
+  // active connections.
+  std::atomic<std::uint64_t> connection_limit_dropped{0};
+  std::atomic<std::uint64_t> connection_limit_cut{0};
+  std::atomic<std::uint64_t> connection_limit_refused{0};
 };
 
 class SampleSubscriber {
@@ -73,8 +93,8 @@ class SampleSubscriber {
   SampleSubscriber& operator=(const SampleSubscriber&) = delete;
 
   // Waits up to `timeout` for a message. nullopt on timeout. Messages that fail the transport
-  // checks (a key publishing for another host, a key revoked since it connected) are dropped
-  // and counted, never returned.
+  // checks (a key revoked since it connected, a key over its connection limit, a key publishing
+  // for another host) are dropped and counted, never returned.
   Result<std::optional<ReceivedMessage>> Receive(std::chrono::milliseconds timeout);
 
   const std::string& endpoint() const;  // the bound endpoint, port resolved

@@ -59,7 +59,7 @@ bool AllowlistSnapshot::Admits(std::string_view name, std::string_view public_z8
 MessageSender SenderOf(zmq::message_t& m) {
   // gets() returns null for a property the connection does not have (plaintext).
   auto get = [&](const char* p) {
-    const char* v = m.gets(p);
+    const char* v = m.gets(p);  // NOLINT(clang-analyzer-security.insecureAPI.gets): cppzmq
     return std::string(v != nullptr ? v : "");
   };
   return MessageSender{get("User-Id"), get(kKeyProperty), get(kRoleProperty)};
@@ -99,6 +99,8 @@ class ZapAuthenticator::Impl {
     mtimes_.resize(sources_.size());
   }
   ~Impl() { Stop(); }
+
+  void SetGate(ZapAuthenticator::Gate gate) { gate_ = std::move(gate); }
 
   Status Start() {
     // Strict at start: a typo in a directory name must stop the daemon, not admit nobody.
@@ -218,6 +220,7 @@ class ZapAuthenticator::Impl {
     std::string text = "denied";
     std::string user;
     std::string metadata;
+    bool gated = false;
     if (frame(0) != "1.0") {
       text = "bad ZAP version";
     } else if (mechanism != "CURVE") {
@@ -230,7 +233,11 @@ class ZapAuthenticator::Impl {
       // its very next reconnect, a new one admitted without a restart.
       RefreshIfChanged(true);
       const auto snapshot = Current();
-      if (const AllowlistSnapshot::Entry* e = snapshot->Find(key)) {
+      const AllowlistSnapshot::Entry* e = snapshot->Find(key);
+      if (e != nullptr && gate_ && !gate_(key, e->name)) {
+        gated = true;
+        text = "too many connections for this key";
+      } else if (e != nullptr) {
         status = "200";
         text = "OK";
         user = e->name;
@@ -244,7 +251,7 @@ class ZapAuthenticator::Impl {
       }
     }
     std::atomic<std::uint64_t>* counter = status == "200" ? accepted_ : rejected_;
-    if (counter != nullptr) ++*counter;
+    if (counter != nullptr && !gated) ++*counter;
     std::array<zmq::const_buffer, 6> reply{zmq::str_buffer("1.0"), zmq::buffer(request_id),
                                            zmq::buffer(status),    zmq::buffer(text),
                                            zmq::buffer(user),      zmq::buffer(metadata)};
@@ -255,6 +262,7 @@ class ZapAuthenticator::Impl {
   std::string what_;
   std::atomic<std::uint64_t>* accepted_;
   std::atomic<std::uint64_t>* rejected_;
+  ZapAuthenticator::Gate gate_;  // set before Start, then read by the handler thread only
   zmq::socket_t socket_;
   // Touched by the handler thread only (and by Start before it runs):
   std::vector<std::filesystem::file_time_type> mtimes_;
@@ -279,6 +287,7 @@ ZapAuthenticator::ZapAuthenticator(zmq::context_t& ctx, std::filesystem::path al
     : ZapAuthenticator(ctx, {AllowlistSource{std::move(allowlist_dir), what}}, what, accepted,
                        rejected) {}
 ZapAuthenticator::~ZapAuthenticator() = default;
+void ZapAuthenticator::SetGate(Gate gate) { impl_->SetGate(std::move(gate)); }
 Status ZapAuthenticator::Start() { return impl_->Start(); }
 void ZapAuthenticator::Stop() { impl_->Stop(); }
 std::shared_ptr<const AllowlistSnapshot> ZapAuthenticator::Current() const {

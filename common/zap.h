@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,6 +85,13 @@ class ZapAuthenticator {
   ~ZapAuthenticator();
   ZapAuthenticator(const ZapAuthenticator&) = delete;
   ZapAuthenticator& operator=(const ZapAuthenticator&) = delete;
+
+  // A further check every allowlisted key must pass at its handshake (the stats stream's
+  // per-key connection limit, common/connection_limit.h). Set before Start; it runs on the
+  // handler's thread. A key it turns away is refused ("400") and counted by the gate's owner,
+  // not as a rejected key.
+  using Gate = std::function<bool(std::string_view public_z85, std::string_view name)>;
+  void SetGate(Gate gate);
 
   // Reads the allowlists (an unreadable or malformed one is an error) and starts answering.
   Status Start();

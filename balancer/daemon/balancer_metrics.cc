@@ -187,7 +187,9 @@ class BalancerMetrics::Impl {
         rejected(BuildCounter()
                      .Name("ballast_rejected_publishers_total")
                      .Help("Publishers refused at the handshake (auth), samples for another host "
-                           "(topic), samples on connections of keys removed since (revoked)")
+                           "(topic), samples on connections of keys removed since (revoked), a "
+                           "key's samples and handshakes beyond its connection limit "
+                           "(connection_limit)")
                      .Register(*registry)),
         control_refused(BuildCounter()
                             .Name("ballast_control_refused_total")
@@ -299,6 +301,7 @@ class BalancerMetrics::Impl {
     rejected_auth = &rejected.Add({{"reason", "auth"}});
     rejected_topic = &rejected.Add({{"reason", "topic"}});
     rejected_revoked = &rejected.Add({{"reason", "revoked"}});
+    rejected_connection_limit = &rejected.Add({{"reason", "connection_limit"}});
     control_auth = &control_refused.Add({{"reason", "auth"}});
     control_forbidden = &control_refused.Add({{"reason", "forbidden"}});
     control_revoked = &control_refused.Add({{"reason", "revoked"}});
@@ -396,6 +399,7 @@ class BalancerMetrics::Impl {
   Counter* rejected_auth = nullptr;
   Counter* rejected_topic = nullptr;
   Counter* rejected_revoked = nullptr;
+  Counter* rejected_connection_limit = nullptr;
   Counter* control_auth = nullptr;
   Counter* control_forbidden = nullptr;
   Counter* control_revoked = nullptr;
@@ -440,10 +444,11 @@ void FollowTotal(prometheus::Counter* c, std::uint64_t total) {
 }  // namespace
 
 void BalancerMetrics::SetRejectedPublishers(std::uint64_t auth, std::uint64_t topic,
-                                            std::uint64_t revoked) {
+                                            std::uint64_t revoked, std::uint64_t connection_limit) {
   FollowTotal(impl_->rejected_auth, auth);
   FollowTotal(impl_->rejected_topic, topic);
   FollowTotal(impl_->rejected_revoked, revoked);
+  FollowTotal(impl_->rejected_connection_limit, connection_limit);
 }
 
 void BalancerMetrics::SetRefusedControl(std::uint64_t auth, std::uint64_t forbidden,

@@ -34,7 +34,9 @@ class BalancerMetrics {
   void OnDecodeError(DecodeError reason);
   // Totals from the transport (monotonic counters); the metrics follow them.
   // `revoked`: samples sent on connections of collector keys removed since (dropped).
-  void SetRejectedPublishers(std::uint64_t auth, std::uint64_t topic, std::uint64_t revoked);
+  // `connection_limit`: samples and handshakes of a key beyond kMaxConnectionsPerKey.
+  void SetRejectedPublishers(std::uint64_t auth, std::uint64_t topic, std::uint64_t revoked,
+                             std::uint64_t connection_limit);
   // Control requests refused: handshakes of unknown keys, a viewer's mutating verb, a removed
   // key's request on a connection it opened before.
   void SetRefusedControl(std::uint64_t auth, std::uint64_t forbidden, std::uint64_t revoked);

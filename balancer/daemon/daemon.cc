@@ -33,7 +33,9 @@ int Balancer::Run() {
       if (metrics_) {
         metrics_->SetRejectedPublishers(sub_->stats().auth_rejected.load(),
                                         sub_->stats().topic_mismatch.load(),
-                                        sub_->stats().revoked.load());
+                                        sub_->stats().revoked.load(),
+                                        sub_->stats().connection_limit_dropped.load() +
+                                            sub_->stats().connection_limit_refused.load());
         if (control_) {
           metrics_->SetRefusedControl(control_->rejected(), control_->forbidden(),
                                       control_->revoked());
@@ -392,6 +394,9 @@ nlohmann::json Balancer::StatusJson(SteadyClock::time_point now) const {
   j["auth_rejected"] = sub_->stats().auth_rejected.load();
   j["topic_mismatch"] = sub_->stats().topic_mismatch.load();
   j["revoked_dropped"] = sub_->stats().revoked.load();
+  j["connection_limit"] = {{"dropped", sub_->stats().connection_limit_dropped.load()},
+                           {"closed", sub_->stats().connection_limit_cut.load()},
+                           {"refused", sub_->stats().connection_limit_refused.load()}};
   if (control_) {
     j["control_refused"] = {{"auth", control_->rejected()},
                             {"forbidden", control_->forbidden()},

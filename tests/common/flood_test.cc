@@ -49,15 +49,21 @@ HostSample BiggestSample(const std::string& host) {
   return s;
 }
 
-// The child: floods as "flood", publishes one honest sample as "node-a" every 100 ms.
-int Flood(const std::string& endpoint, const fs::path& dir) {
+// The child: floods as "flood" over `connections` connections of that one key, publishes one
+// honest sample as "node-a" every 100 ms.
+int Flood(const std::string& endpoint, const fs::path& dir, int connections) {
   zmq::context_t ctx;
   const std::string server = *LoadCurvePublicKey(dir / "balancer.pub");
-  auto flood = SamplePublisher::Connect(
-      ctx, endpoint, CurveClientOptions{*LoadCurveKeyPair(dir / "flood.key"), server});
+  std::vector<std::unique_ptr<SamplePublisher>> floods;
+  for (int i = 0; i < connections; ++i) {
+    auto flood = SamplePublisher::Connect(
+        ctx, endpoint, CurveClientOptions{*LoadCurveKeyPair(dir / "flood.key"), server});
+    if (!flood.ok()) return 1;
+    floods.push_back(std::move(*flood));
+  }
   auto honest = SamplePublisher::Connect(
       ctx, endpoint, CurveClientOptions{*LoadCurveKeyPair(dir / "node-a.key"), server});
-  if (!flood.ok() || !honest.ok()) return 1;
+  if (!honest.ok()) return 1;
   const std::string big = *EncodeHostSample(BiggestSample("flood"));
   HostSample small = testing::MakeHost("node-a");
   auto next_honest = std::chrono::steady_clock::now();
@@ -67,13 +73,15 @@ int Flood(const std::string& endpoint, const fs::path& dir) {
       (void)(*honest)->Publish("node-a", *EncodeHostSample(small));
       next_honest += std::chrono::milliseconds(100);
     }
-    if (!(*flood)->Publish("flood", big).ok()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    bool queued = false;
+    for (auto& flood : floods) queued = flood->Publish("flood", big).ok() || queued;
+    if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 
-TEST(FloodTest, OneKeyFloodingCannotExhaustMemoryOrDrownOthers) {
+// Floods from `connections` connections of one key for 10 s; checks the receiver's RSS and that
+// the honest collector is heard.
+void RunFlood(int connections) {
   const fs::path dir = fs::temp_directory_path() / ("ballast-flood-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "allow");
@@ -90,19 +98,20 @@ TEST(FloodTest, OneKeyFloodingCannotExhaustMemoryOrDrownOthers) {
 
   std::string self = fs::read_symlink("/proc/self/exe").string();
   std::string flag = "--flood", endpoint = (*sub)->endpoint(), dir_arg = dir.string();
-  char* argv[] = {self.data(), flag.data(), endpoint.data(), dir_arg.data(), nullptr};
+  std::string count = std::to_string(connections);
+  char* argv[] = {self.data(), flag.data(), endpoint.data(), dir_arg.data(), count.data(), nullptr};
+  const double baseline = RssMiB();  // before the flood
   pid_t child = 0;
   ASSERT_EQ(posix_spawn(&child, self.c_str(), nullptr, nullptr, argv, environ), 0);
 
   constexpr double kLimitMiB = 600;  // stop early: without the bound this grows by GiBs
   const auto start = std::chrono::steady_clock::now();
-  double baseline = 0, peak = 0;
+  double peak = baseline;
   int honest = 0, flooded = 0;
   while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
     auto m = (*sub)->Receive(std::chrono::milliseconds(50));
     ASSERT_TRUE(m.ok());
     const auto elapsed = std::chrono::steady_clock::now() - start;
-    if (elapsed > std::chrono::seconds(1) && baseline == 0) baseline = RssMiB();
     peak = std::max(peak, RssMiB());
     if (peak > kLimitMiB) break;
     if (!m->has_value()) continue;
@@ -119,22 +128,35 @@ TEST(FloodTest, OneKeyFloodingCannotExhaustMemoryOrDrownOthers) {
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   fs::remove_all(dir);
-  const double queue_bound_mib = kReceiveQueueMessages * (kMaxMessageBytes / 1048576.0);
+  // One key holds at most kMaxConnectionsPerKey queues, however many connections it opens.
+  const double queue_bound_mib =
+      static_cast<double>(std::min<std::size_t>(connections, kMaxConnectionsPerKey)) *
+      kReceiveQueueMessages * (kMaxMessageBytes / 1048576.0);
   std::printf(
-      "flood: %d big samples decoded, %d honest ones heard in 8 s, RSS %.0f -> %.0f MiB "
-      "(queue bound %.0f MiB)\n",
-      flooded, honest, baseline, peak, queue_bound_mib);
+      "flood over %d connection(s): %d big samples decoded, %d honest ones heard in 8 s, RSS "
+      "%.0f -> %.0f MiB (queue bound %.0f MiB; %llu dropped, %llu connections closed, %llu "
+      "handshakes refused at the connection limit)\n",
+      connections, flooded, honest, baseline, peak, queue_bound_mib,
+      static_cast<unsigned long long>((*sub)->stats().connection_limit_dropped.load()),
+      static_cast<unsigned long long>((*sub)->stats().connection_limit_cut.load()),
+      static_cast<unsigned long long>((*sub)->stats().connection_limit_refused.load()));
   EXPECT_GT(flooded, 50) << "the flood did not reach the receiver";
   EXPECT_LT(peak - baseline, queue_bound_mib + 64) << "memory grew past the receive queue bound";
   EXPECT_GE(honest, 40) << "the honest collector (10 samples/s) was drowned";
 }
 
+TEST(FloodTest, OneKeyFloodingCannotExhaustMemoryOrDrownOthers) { RunFlood(1); }
+
+// The same key over six connections: without the per-key connection limit each would hold a
+// full receive queue (6 x ~100 MiB).
+TEST(FloodTest, OneKeyFloodingOverManyConnectionsHoldsAtMostItsLimitOfQueues) { RunFlood(6); }
+
 }  // namespace
 }  // namespace ballast
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::string(argv[1]) == "--flood") {
-    return ballast::Flood(argv[2], argv[3]);
+  if ((argc == 4 || argc == 5) && std::string(argv[1]) == "--flood") {
+    return ballast::Flood(argv[2], argv[3], argc == 5 ? std::atoi(argv[4]) : 1);
   }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

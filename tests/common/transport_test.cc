@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 #include <zmq.hpp>
 
@@ -168,6 +169,49 @@ TEST_F(TransportTest, KeyReplacedInPlaceLosesItsOpenConnection) {
     cut = sub_->stats().revoked.load() > 0;
   }
   EXPECT_TRUE(cut);
+}
+
+// Bounded resources per key (issue 14): one key opening more connections than
+// kMaxConnectionsPerKey is heard on that many only (the rest dropped unread or refused at the
+// handshake, so the balancer never holds more than that many of its queues), and once those
+// close, the key's remaining connections are heard again.
+TEST_F(TransportTest, OneKeyIsHeardOnAtMostItsConnectionLimit) {
+  constexpr std::size_t kConnections = kMaxConnectionsPerKey + 2;
+  std::vector<std::unique_ptr<SamplePublisher>> pubs;
+  for (std::size_t i = 0; i < kConnections; ++i) {
+    pubs.push_back(Publisher(CurveClientOptions{good_, server_.public_z85}));
+  }
+  // Every connection publishes its own payload for 4 s; which of them are heard?
+  auto listen = [&](std::chrono::seconds budget, std::set<std::string>& heard, bool until_new) {
+    const std::set<std::string> before = heard;
+    const auto end = std::chrono::steady_clock::now() + budget;
+    while (std::chrono::steady_clock::now() < end) {
+      for (std::size_t i = 0; i < pubs.size(); ++i) {
+        if (pubs[i]) (void)pubs[i]->Publish("node-a", "conn-" + std::to_string(i));
+      }
+      for (int n = 0; n < 16; ++n) {
+        auto m = sub_->Receive(std::chrono::milliseconds(n == 0 ? 20 : 0));
+        ASSERT_TRUE(m.ok());
+        if (!m->has_value()) break;
+        heard.insert((*m)->payload);
+      }
+      if (until_new && heard != before) return;
+    }
+  };
+  std::set<std::string> heard;
+  listen(std::chrono::seconds(4), heard, false);
+  ASSERT_FALSE(heard.empty()) << "the key was not heard at all";
+  EXPECT_LE(heard.size(), kMaxConnectionsPerKey)
+      << "one key was heard on more connections than its limit";
+  EXPECT_GT(
+      sub_->stats().connection_limit_dropped.load() + sub_->stats().connection_limit_refused.load(),
+      0u);
+  // Close the connections that were heard: the others (dropped, or refused and retrying every
+  // few seconds) take their places.
+  for (const std::string& p : heard) pubs[std::stoul(p.substr(5))].reset();
+  const std::set<std::string> first = heard;
+  listen(std::chrono::seconds(15), heard, true);
+  EXPECT_GT(heard.size(), first.size()) << "the key's other connections were never heard";
 }
 
 TEST(TransportPlaintextTest, PlaintextWorksOnlyWhenConfigured) {

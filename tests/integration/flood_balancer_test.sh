@@ -2,12 +2,15 @@
 # One allowlisted key floods the REAL ballast-balancer (issue 14, item 3): the sender of
 # tests/common/flood_test.cc (flood_test --flood) publishes maximum-size samples as "flood"
 # as fast as CURVE over loopback carries them, and one small honest sample as "node-a" every
-# 100 ms on a connection of its own. Over 15 s the balancer's RSS (from /proc) must stay
-# bounded (the receive queue: kReceiveQueueMessages x kMaxMessageBytes, ~100 MiB, plus the
-# model), and node-a must still be heard: its accepted samples keep growing all along.
+# 100 ms on a connection of its own. The flood key opens FLOOD_CONNECTIONS (6) connections; the
+# balancer keeps kMaxConnectionsPerKey (2) of them and closes the others. Over 15 s its RSS
+# (from /proc) must stay bounded (two receive queues: 2 x kReceiveQueueMessages x
+# kMaxMessageBytes, ~200 MiB, plus the model), and node-a must still be heard: its accepted
+# samples keep growing all along.
 #   flood_balancer_test.sh BIN_DIR
 source "$(dirname "$0")/dryrun_harness.sh" "$1" flood
 LIMIT_MIB=${FLOOD_RSS_LIMIT_MIB:-400}
+CONNECTIONS=${FLOOD_CONNECTIONS:-6}
 
 # No recording (it would keep every flood sample) and no debug log: the daemon as deployed.
 DRYRUN_RECORD_FILE="" DRYRUN_LOG_LEVEL=info start_dryrun_balancer
@@ -29,7 +32,7 @@ PY
 }
 before=$(rss_mib)
 
-"$BIN/flood_test" --flood "$BALANCER_ENDPOINT" "$LAB/flood" &
+"$BIN/flood_test" --flood "$BALANCER_ENDPOINT" "$LAB/flood" "$CONNECTIONS" &
 PIDS+=($!)
 peak=$before
 honest_marks=()
@@ -46,10 +49,16 @@ done
 decoded=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["samples_accepted"])' "$LAB/status.json")
 honest_now=$(accepted node-a)
 flood_samples=$((decoded - honest_now))
+read -r closed refused < <(python3 -c 'import json,sys; c = json.load(open(sys.argv[1]))["connection_limit"]; print(c["closed"], c["refused"])' "$LAB/status.json")
 echo "balancer RSS ${before} MiB before the flood, peak ${peak} MiB over 15 s (limit ${LIMIT_MIB})"
+echo "flood connections: $CONNECTIONS; at the per-key limit the balancer closed $closed and refused $refused handshakes"
 echo "maximum-size flood samples received and decoded: $flood_samples; node-a's count every 3 s: ${honest_marks[*]}"
 ((peak <= LIMIT_MIB)) || { echo "the flood grew the balancer past ${LIMIT_MIB} MiB" >&2; exit 1; }
 ((flood_samples > 20)) || { echo "only $flood_samples flood samples reached the balancer: the test flooded nothing" >&2; exit 1; }
+if ((CONNECTIONS > 2)); then
+  # Each connection past the limit is either closed at its first sample or refused at its handshake.
+  ((closed + refused >= CONNECTIONS - 2)) || { echo "the flood key's extra connections were neither closed nor refused" >&2; exit 1; }
+fi
 ((${#honest_marks[@]} == 5)) || { echo "missing honest marks" >&2; exit 1; }
 prev=0
 for m in "${honest_marks[@]}"; do

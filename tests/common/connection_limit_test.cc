@@ -1,0 +1,71 @@
+// The per-key connection limit on its own, with time passed in (the real-socket side is in
+// transport_test.cc and flood_test.cc).
+
+#include "common/connection_limit.h"
+
+#include <gtest/gtest.h>
+
+namespace ballast {
+namespace {
+
+using std::chrono::seconds;
+using Clock = ConnectionLimit::Clock;
+
+TEST(ConnectionLimitTest, AKeyIsHeardOnAtMostItsLimitOfConnections) {
+  ConnectionLimit limit(2, seconds(10));
+  const Clock::time_point t0{};
+  EXPECT_TRUE(limit.OnMessage("node-a", 7, t0));
+  EXPECT_TRUE(limit.OnMessage("node-a", 8, t0));
+  EXPECT_FALSE(limit.OnMessage("node-a", 9, t0));
+  EXPECT_FALSE(limit.OnMessage("node-a", 10, t0 + seconds(1)));
+  EXPECT_TRUE(limit.OnMessage("node-a", 7, t0 + seconds(1)));  // its own connections still are
+  EXPECT_TRUE(limit.Full("node-a", t0 + seconds(1)));
+  EXPECT_EQ(limit.TrackedConnections("node-a"), 2u);
+}
+
+TEST(ConnectionLimitTest, OtherKeysAreNotAffected) {
+  ConnectionLimit limit(1, seconds(10));
+  const Clock::time_point t0{};
+  EXPECT_TRUE(limit.OnMessage("node-a", 7, t0));
+  EXPECT_FALSE(limit.OnMessage("node-a", 8, t0));
+  EXPECT_TRUE(limit.OnMessage("node-b", 8, t0));
+  EXPECT_FALSE(limit.Full("node-c", t0));
+}
+
+TEST(ConnectionLimitTest, AClosedConnectionFreesItsPlace) {
+  ConnectionLimit limit(1, seconds(10));
+  const Clock::time_point t0{};
+  EXPECT_TRUE(limit.OnMessage("node-a", 7, t0));
+  EXPECT_FALSE(limit.OnMessage("node-a", 8, t0));
+  limit.OnDisconnected(7);
+  EXPECT_FALSE(limit.Full("node-a", t0));
+  EXPECT_TRUE(limit.OnMessage("node-a", 8, t0));
+  limit.OnDisconnected(99);  // never seen: ignored
+  EXPECT_EQ(limit.TrackedConnections("node-a"), 1u);
+}
+
+TEST(ConnectionLimitTest, AQuietConnectionGivesItsPlaceToANewcomer) {
+  ConnectionLimit limit(1, seconds(10));
+  const Clock::time_point t0{};
+  EXPECT_TRUE(limit.OnMessage("node-a", 7, t0));
+  EXPECT_FALSE(limit.OnMessage("node-a", 8, t0 + seconds(9)));
+  EXPECT_TRUE(limit.Full("node-a", t0 + seconds(9)));
+  EXPECT_FALSE(limit.Full("node-a", t0 + seconds(10)));  // 7 went quiet: a handshake may pass
+  EXPECT_TRUE(limit.OnMessage("node-a", 8, t0 + seconds(10)));
+  // ...and the old one, should it speak again, is now the one over the limit.
+  EXPECT_FALSE(limit.OnMessage("node-a", 7, t0 + seconds(11)));
+  EXPECT_EQ(limit.TrackedConnections("node-a"), 1u);
+}
+
+TEST(ConnectionLimitTest, ADescriptorReusedByAnotherKeyIsANewConnection) {
+  ConnectionLimit limit(1, seconds(10));
+  const Clock::time_point t0{};
+  EXPECT_TRUE(limit.OnMessage("node-a", 7, t0));
+  // 7 closed and was reused before the monitor said so: it is node-b's now.
+  EXPECT_TRUE(limit.OnMessage("node-b", 7, t0 + seconds(1)));
+  EXPECT_EQ(limit.TrackedConnections("node-a"), 0u);
+  EXPECT_TRUE(limit.OnMessage("node-a", 8, t0 + seconds(1)));
+}
+
+}  // namespace
+}  // namespace ballast
