@@ -3,27 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "balancer/core/policy.h"
+#include "tests/sim/test_workloads.h"
 
 namespace ballast::sim {
 namespace {
 
-constexpr double kMiB = 1024.0 * 1024.0;
-
-HostModel Host(std::string name, double cpu) {
-  return {std::move(name), cpu, 4096 * kMiB, 1e9, &HpMl110G4(), "G4"};
-}
-
-VmModel Vm(std::string name, int host, Series demand, double memory_mb = 625) {
-  VmModel v;
-  v.name = std::move(name);
-  v.cpu_capacity = 1e6;
-  v.memory_bytes = memory_mb * kMiB;
-  v.initial_host = host;
-  v.demand = std::move(demand);
-  return v;
-}
-
-Series Flat(double v) { return Series::Regular(3600, {v, v}); }
+using testing::Flat;
+using testing::Host;
+using testing::Vm;
 
 // Hot above 85 % (one sample suffices, the forecast is the last sample), relieved at 75 %.
 core::Policy HotspotPolicy(std::chrono::seconds return_cooldown) {

@@ -16,11 +16,17 @@
 #include "sim/published.h"
 #include "sim/trace.h"
 #include "sim/workload.h"
+#include "tests/sim/test_workloads.h"
 
 namespace ballast::sim {
 namespace {
 
-constexpr double kMiB = 1024.0 * 1024.0;
+using testing::Flat;
+using testing::Vm;
+// Hosts of these tests name their power model "t".
+HostModel Host(std::string name, double cpu, const PowerModel* power) {
+  return testing::Host(std::move(name), cpu, power, "t");
+}
 
 TEST(SlaMetrics, HandComputedFromEvents) {
   SlaMetrics m(3, 2);
@@ -66,22 +72,6 @@ TEST(SlaMetrics, NothingHappenedIsZeroNotNan) {
   EXPECT_EQ(f.esv, 0);
   EXPECT_EQ(f.mean_migration_seconds, 0);
 }
-
-HostModel Host(std::string name, double cpu, const PowerModel* power) {
-  return {std::move(name), cpu, 4096 * kMiB, 1e9, power, "t"};
-}
-
-VmModel Vm(std::string name, int host, Series demand, double memory_mb = 625) {
-  VmModel v;
-  v.name = std::move(name);
-  v.cpu_capacity = 1e6;
-  v.memory_bytes = memory_mb * kMiB;
-  v.initial_host = host;
-  v.demand = std::move(demand);
-  return v;
-}
-
-Series Flat(double v) { return Series::Regular(3600, {v, v}); }
 
 TEST(SlaMetrics, AHotspotMoveThroughTheSimulator) {
   SetLogLevel(LogLevel::kError);
