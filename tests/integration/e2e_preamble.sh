@@ -14,10 +14,10 @@ e2e_policy() {
   { cat "$E2E_DIR/hotspot_policy.yaml"; printf '%s\n' "${1:-}"; } >"$LAB/policy.yaml"
 }
 
-# e2e_journal PYTHON_EXPR_OVER_records: prints the expression's value (records = list of
-# journal records, oldest first).
+# e2e_journal PYTHON_EXPR_OVER_records [JOURNAL_FILE]: prints the expression's value (records =
+# list of journal records, oldest first) over $JOURNAL or the file given.
 e2e_journal() {
-  python3 - "$JOURNAL" "$1" <<'PY'
+  python3 - "${2:-$JOURNAL}" "$1" <<'PY'
 import json, sys
 records = []
 for line in open(sys.argv[1]):

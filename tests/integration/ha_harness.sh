@@ -41,21 +41,11 @@ ha_start_balancer() {
   echo "tcp://127.0.0.1:$port" >"$dir/endpoint"
   echo "$metrics" >"$dir/metrics-port"
   echo "tcp://127.0.0.1:$control" >"$dir/control"
-  cat >"$dir/balancer.yaml" <<YAML
-listen: tcp://127.0.0.1:$port
-server_key_file: $LAB/keys/balancer.key
-allowlist_dir: $LAB/allow
-table_interval: 0s
-status_file: $dir/status.json
-status_interval: 250ms
-policy_file: $LAB/policy.yaml
-journal_file: $dir/journal.jsonl
-startup_grace: 1s
-host_load: vm_sum
-metrics_listen: 127.0.0.1:$metrics
-control_listen: tcp://127.0.0.1:$control
-admin_allowlist_dir: $LAB/admins
-$(harness_inventory)
+  {
+    harness_balancer_yaml "tcp://127.0.0.1:$port" "$dir/status.json" "$LAB/policy.yaml" \
+      "$dir/journal.jsonl" "$metrics" "$control"
+    harness_inventory
+    cat <<YAML
 ha:
   etcd_endpoints: [$ETCD_ENDPOINT]
   cluster: e2e
@@ -65,6 +55,7 @@ ha:
   etcd_timeout: 1s
 $extra
 YAML
+  } >"$dir/balancer.yaml"
   "$BALLAST_BIN/ballast-balancer" --config "$dir/balancer.yaml" \
     >"$dir/balancer.out" 2>"$LAB/balancer-$name.log" &
   lab_track "balancer-$name" $!
@@ -77,19 +68,8 @@ ha_pid() { cat "$LAB/pids/balancer-$1"; }
 # ha_status NAME PYTHON_EXPR: like harness_status, over balancer NAME's status file.
 ha_status() { STATUS="$LAB/$1/status.json" harness_status "$2"; }
 
-# ha_journal NAME PYTHON_EXPR_OVER_records
-ha_journal() {
-  python3 - "$LAB/$1/journal.jsonl" "$2" <<'PY'
-import json, sys
-records = []
-for line in open(sys.argv[1]):
-    try:
-        records.append(json.loads(line))
-    except ValueError:
-        pass
-print(eval(sys.argv[2]))
-PY
-}
+# ha_journal NAME PYTHON_EXPR_OVER_records: e2e_journal over balancer NAME's journal.
+ha_journal() { e2e_journal "$2" "$LAB/$1/journal.jsonl"; }
 
 # ha_start_collector HOST: publishes to every balancer started so far.
 ha_start_collector() {

@@ -22,6 +22,28 @@ inventory:
 YAML
 }
 
+# harness_balancer_yaml ENDPOINT STATUS POLICY JOURNAL METRICS_PORT CONTROL_PORT: the lab
+# balancer's config (keys and allowlists under $LAB), without its inventory.
+harness_balancer_yaml() {
+  cat <<YAML
+listen: $1
+server_key_file: $LAB/keys/balancer.key
+allowlist_dir: $LAB/allow
+table_interval: 0s
+status_file: $2
+status_interval: 250ms
+policy_file: $3
+journal_file: $4
+startup_grace: 1s
+# The lab's test hosts are libvirt daemons on one machine: their host counters all describe
+# that machine, so host load is the sum of each host's VMs (real hosts: counters).
+host_load: vm_sum
+metrics_listen: 127.0.0.1:$5
+control_listen: tcp://127.0.0.1:$6
+admin_allowlist_dir: $LAB/admins
+YAML
+}
+
 # harness_start_balancer: keys, config and the balancer; sets BALANCER_ENDPOINT and STATUS.
 harness_start_balancer() {
   lab_keygen balancer
@@ -38,25 +60,12 @@ harness_start_balancer() {
   JOURNAL="$LAB/journal.jsonl"
   POLICY="$LAB/policy.yaml"
   [[ -f $POLICY ]] || cp "${HARNESS_POLICY:-$HARNESS_ROOT/policies/default.yaml}" "$POLICY"
-  cat >"$LAB/balancer.yaml" <<YAML
-listen: $BALANCER_ENDPOINT
-server_key_file: $LAB/keys/balancer.key
-allowlist_dir: $LAB/allow
-table_interval: 0s
-status_file: $STATUS
-status_interval: 250ms
-policy_file: $POLICY
-journal_file: $JOURNAL
-startup_grace: 1s
-# The lab's test hosts are libvirt daemons on one machine: their host counters all describe
-# that machine, so host load is the sum of each host's VMs (real hosts: counters).
-host_load: vm_sum
-metrics_listen: 127.0.0.1:$BALANCER_METRICS_PORT
-control_listen: tcp://127.0.0.1:$CONTROL_PORT
-admin_allowlist_dir: $LAB/admins
-${HARNESS_INVENTORY:-$(harness_inventory)}
-${HARNESS_BALANCER_EXTRA:-}
-YAML
+  {
+    harness_balancer_yaml "$BALANCER_ENDPOINT" "$STATUS" "$POLICY" "$JOURNAL" \
+      "$BALANCER_METRICS_PORT" "$CONTROL_PORT"
+    echo "${HARNESS_INVENTORY:-$(harness_inventory)}"
+    echo "${HARNESS_BALANCER_EXTRA:-}"
+  } >"$LAB/balancer.yaml"
   "$BALLAST_BIN/ballast-balancer" --config "$LAB/balancer.yaml" \
     >"$LAB/balancer.out" 2>"$LAB/balancer.log" &
   lab_track balancer $!
