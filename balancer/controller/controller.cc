@@ -749,7 +749,7 @@ bool Controller::PlanRound(SteadyTime now) {
   const SteadyTime t0 = env_.clock->Steady();
   core::Plan plan = core::MakePlan(state, *policy, wall_now);
   const SteadyTime t1 = env_.clock->Steady();
-  imbalance_ = core::LoadStdDev(state, *policy);
+  imbalance_ = plan.load_stddev;
   ++plans_;
   if (env_.observer) {
     // Decision latency: from the newest sample the plan saw to the plan.

@@ -110,6 +110,9 @@ struct Plan {
   std::string policy_name;
   std::vector<Move> moves;  // in execution order
   std::vector<Unrelieved> unrelieved;
+  // LoadStdDev of the state the plan started from (the cluster's imbalance before its moves),
+  // measured on the plan's own view so that a round need not build a second one.
+  double load_stddev = 0;
 };
 
 }  // namespace ballast::core

@@ -1,5 +1,6 @@
 #include "balancer/core/planner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string_view>
 #include <unordered_map>
@@ -8,13 +9,35 @@
 #include "balancer/core/strategies/registry.h"
 
 namespace ballast::core {
+namespace {
+
+// The standard deviation of the weighted load over the hosts that may take VMs.
+double StdDevOfTargets(const PlanContext& ctx) {
+  double sum = 0;
+  double sumsq = 0;
+  double n = 0;
+  for (const auto& [load, h] : ctx.targets_by_load()) {
+    sum += load;
+    sumsq += load * load;
+    n += 1;
+  }
+  if (n == 0) return 0;
+  const double mean = sum / n;
+  return std::sqrt(std::max(0.0, sumsq / n - mean * mean));
+}
+
+}  // namespace
 
 Plan MakePlan(const ClusterState& state, const Policy& policy, TimePoint now) {
   Plan plan;
   plan.mode = policy.mode;
   plan.policy_name = policy.name;
-  if (policy.mode == Mode::kOff) return plan;
+  if (policy.mode == Mode::kOff) {
+    plan.load_stddev = LoadStdDev(state, policy);
+    return plan;
+  }
   PlanContext ctx(state, policy, now);
+  plan.load_stddev = StdDevOfTargets(ctx);
   for (StrategyKind kind : policy.strategies) {
     if (const Strategy* s = FindStrategy(kind)) s->Run(ctx);
   }
@@ -47,18 +70,7 @@ ClusterState ApplyPlan(const ClusterState& state, const Plan& plan) {
 }
 
 double LoadStdDev(const ClusterState& state, const Policy& policy) {
-  PlanContext ctx(state, policy, TimePoint{});
-  double sum = 0;
-  double sumsq = 0;
-  double n = 0;
-  for (const auto& [load, h] : ctx.targets_by_load()) {
-    sum += load;
-    sumsq += load * load;
-    n += 1;
-  }
-  if (n == 0) return 0;
-  const double mean = sum / n;
-  return std::sqrt(std::max(0.0, sumsq / n - mean * mean));
+  return StdDevOfTargets(PlanContext(state, policy, TimePoint{}));
 }
 
 }  // namespace ballast::core

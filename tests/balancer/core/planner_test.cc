@@ -64,6 +64,22 @@ TEST(PlannerTest, LoadStdDevIgnoresStaleExcludedAndMaintenanceHosts) {
   EXPECT_DOUBLE_EQ(LoadStdDev(b.Build(), p), 0.25);  // loads 0.5 and 0
 }
 
+// The round's imbalance gauge comes from the plan (no second view of the cluster): it must
+// be the state's before the plan's moves, in every mode.
+TEST(PlannerTest, PlanCarriesTheImbalanceItStartedFrom) {
+  ClusterBuilder b;
+  b.Host("hot").Host("a");
+  b.Vm("v1", "hot", 8).Vm("v2", "hot", 6);
+  const ClusterState s = b.Build();
+  Policy p = testing::TestPolicy();
+  const Plan plan = MakePlan(s, p, T0());
+  ASSERT_FALSE(plan.moves.empty());
+  EXPECT_DOUBLE_EQ(plan.load_stddev, LoadStdDev(s, p));
+  EXPECT_GT(plan.load_stddev, LoadStdDev(ApplyPlan(s, plan), p));
+  p.mode = Mode::kOff;
+  EXPECT_DOUBLE_EQ(MakePlan(s, p, T0()).load_stddev, LoadStdDev(s, p));
+}
+
 TEST(PlannerTest, VmsOnUnknownHostsAreIgnored) {
   ClusterBuilder b;
   b.Host("hot").Host("a");
