@@ -701,6 +701,12 @@ bool Controller::Reconciled() const {
 // --- planning and admission ------------------------------------------------------------
 
 core::ClusterState Controller::Snapshot() const {
+  core::ClusterState state;
+  SnapshotInto(state);
+  return state;
+}
+
+void Controller::SnapshotInto(core::ClusterState& state) const {
   SnapshotInputs in;
   in.model = &model_;
   for (const auto& [uuid, m] : own_) {
@@ -712,7 +718,7 @@ core::ClusterState Controller::Snapshot() const {
   }
   in.recent = recent_;
   in.maintenance_hosts = maintenance_;
-  core::ClusterState state = BuildClusterState(in);
+  BuildClusterStateInto(in, state);
   if (!left_out_.empty() || !claims_mismatch_.empty()) {
     // Neither source nor target: to the core a left-out host, or one whose claims do not
     // match the inventory, is as good as silent.
@@ -726,7 +732,6 @@ core::ClusterState Controller::Snapshot() const {
       v.reported_twice = d != duplicates_.end() && d->second.hosts.size() >= 2;
     }
   }
-  return state;
 }
 
 core::Plan Controller::PlanNow(const core::Policy& policy) const {
@@ -745,7 +750,8 @@ bool Controller::PlanRound(SteadyTime now) {
   const WallTime wall_now = env_.clock->Wall();
   Prune(wall_now);
 
-  const core::ClusterState state = Snapshot();
+  SnapshotInto(round_state_);
+  const core::ClusterState& state = round_state_;
   const SteadyTime t0 = env_.clock->Steady();
   core::Plan plan = core::MakePlan(state, *policy, wall_now);
   const SteadyTime t1 = env_.clock->Steady();

@@ -179,6 +179,8 @@ class Controller {
   const ClusterModel& model() const { return model_; }
   const std::shared_ptr<const core::Policy>& policy() const { return policy_; }
   core::ClusterState Snapshot() const;
+  // Snapshot() written over `state` (see BuildClusterStateInto): PlanRound keeps one.
+  void SnapshotInto(core::ClusterState& state) const;
   // What `policy` would plan now; moves nothing.
   core::Plan PlanNow(const core::Policy& policy) const;
   const core::Plan& last_plan() const { return last_plan_; }
@@ -277,6 +279,8 @@ class Controller {
   std::set<std::string> maintenance_;
   bool paused_ = false;
   double imbalance_ = 0;
+  // The planning round's snapshot, kept between rounds for its storage (not its contents).
+  core::ClusterState round_state_;
   std::vector<core::FinishedMigration> recent_;
   // The replay's migrations started but not finished, by id, until Start adopts them.
   std::map<std::string, nlohmann::json> journal_open_;

@@ -2,11 +2,11 @@
 
 namespace ballast {
 
-core::ClusterState BuildClusterState(const SnapshotInputs& in) {
-  core::ClusterState s;
-  s.hosts.reserve(in.model->hosts().size());
+void BuildClusterStateInto(const SnapshotInputs& in, core::ClusterState& s) {
+  s.hosts.resize(in.model->hosts().size());
+  std::size_t i = 0;
   for (const auto& [name, h] : in.model->hosts()) {
-    core::Host host;
+    core::Host& host = s.hosts[i++];
     host.name = name;
     host.uuid = h.identity.uuid;
     host.capacity = {h.capacity.cpu_cores, static_cast<double>(h.capacity.memory_bytes),
@@ -17,11 +17,11 @@ core::ClusterState BuildClusterState(const SnapshotInputs& in) {
     }
     host.stale = h.stale;
     host.maintenance = in.maintenance_hosts.count(name) != 0;
-    s.hosts.push_back(std::move(host));
   }
-  s.vms.reserve(in.model->vms().size());
+  s.vms.resize(in.model->vms().size());
+  i = 0;
   for (const auto& [uuid, v] : in.model->vms()) {
-    core::Vm vm;
+    core::Vm& vm = s.vms[i++];
     vm.uuid = uuid;
     vm.name = v.name;
     vm.host = v.host;
@@ -29,11 +29,19 @@ core::ClusterState BuildClusterState(const SnapshotInputs& in) {
     vm.memory_bytes = static_cast<double>(v.memory_bytes);
     vm.cpu_used = v.cpu_cores.value_or(0);
     vm.net_bps = v.net_bits_per_second.value_or(0);
-    for (std::size_t r = 0; r < core::kNumResources; ++r) v.history[r].AppendTo(vm.history[r]);
-    s.vms.push_back(std::move(vm));
+    for (std::size_t r = 0; r < core::kNumResources; ++r) {
+      vm.history[r].clear();
+      v.history[r].AppendTo(vm.history[r]);
+    }
+    vm.reported_twice = false;
   }
   s.in_flight = in.in_flight;
   s.recent_migrations = in.recent;
+}
+
+core::ClusterState BuildClusterState(const SnapshotInputs& in) {
+  core::ClusterState s;
+  BuildClusterStateInto(in, s);
   return s;
 }
 

@@ -22,5 +22,9 @@ struct SnapshotInputs {
 };
 
 core::ClusterState BuildClusterState(const SnapshotInputs& in);
+// The same, written over `out`: the strings and history vectors of its hosts and VMs keep
+// their storage, so a daemon that keeps one ClusterState across rounds allocates (and frees)
+// next to nothing per round once the cluster's shape is stable.
+void BuildClusterStateInto(const SnapshotInputs& in, core::ClusterState& out);
 
 }  // namespace ballast
