@@ -236,11 +236,11 @@ class LibvirtActuator final : public MigrationActuator {
         virTypedParamsAddULLong(params.ptr(), params.count(), params.max(),
                                 VIR_MIGRATE_PARAM_BANDWIDTH, req.options.bandwidth_mib_per_second);
       }
-      std::atomic<bool> done{false};
+      Done done;
       std::thread watch([&] { aborted = Watch(dom.get(), req, t0, done); });
       rc = virDomainMigrateToURI3(dom.get(), req.to_uri.c_str(), params.get(), params.n(), flags);
       if (rc != 0) error = LastError("virDomainMigrateToURI3");
-      done = true;
+      done.Set();  // wakes the watcher now, not at its next poll
       watch.join();
       if (rc == 0 || aborted || minimal || error.code() != Status::Code::kFailedPrecondition) {
         break;
@@ -289,14 +289,35 @@ class LibvirtActuator final : public MigrationActuator {
     return r;
   }
 
+  // The end of the migration call, for its watcher.
+  class Done {
+   public:
+    void Set() {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_ = true;
+      }
+      cv_.notify_all();
+    }
+    // Waits up to `d`; true once Set.
+    bool WaitFor(std::chrono::milliseconds d) {
+      std::unique_lock<std::mutex> lock(mu_);
+      return cv_.wait_for(lock, d, [&] { return done_; });
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool done_ = false;
+  };
+
   // Polls the job every 250 ms for progress; sets the downtime limit once the job exists;
-  // aborts after the timeout. Returns true when it aborted.
-  bool Watch(virDomainPtr dom, const MigrationRequest& req, Clock::time_point t0,
-             const std::atomic<bool>& done) {
+  // aborts after the timeout. Returns true when it aborted. Returns as soon as `done` is set
+  // (a sleep here used to add up to a poll period to every migration).
+  bool Watch(virDomainPtr dom, const MigrationRequest& req, Clock::time_point t0, Done& done) {
     bool downtime_set = req.options.max_downtime.count() == 0;
-    while (!done) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      if (done) break;
+    while (true) {
+      if (done.WaitFor(std::chrono::milliseconds(250))) break;
       libvirt::TypedParams stats;
       int type = 0;
       if (virDomainGetJobStats(dom, &type, stats.ptr(), stats.count(), 0) == 0 &&
