@@ -30,6 +30,7 @@
 #include "balancer/core/planner.h"
 #include "balancer/model/cluster_model.h"
 #include "balancer/policy/loader.h"
+#include "common/proc_status.h"
 
 namespace ballast {
 namespace {
@@ -37,15 +38,6 @@ namespace {
 constexpr int kVmsPerHost = 20;
 constexpr std::uint64_t kIntervalNs = 1'000'000'000;
 constexpr double kCores = 32;
-
-double RssMiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
 
 std::string HostName(int h) { return "node-" + std::to_string(h); }
 

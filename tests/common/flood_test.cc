@@ -19,6 +19,7 @@
 #include <zmq.hpp>
 
 #include "common/curve_keys.h"
+#include "common/proc_status.h"
 #include "common/transport.h"
 #include "common/wire.h"
 #include "tests/common/test_samples.h"
@@ -29,15 +30,6 @@ namespace ballast {
 namespace {
 
 namespace fs = std::filesystem;
-
-double RssMiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
 
 HostSample BiggestSample(const std::string& host) {
   HostSample s = testing::MakeHost(host);
