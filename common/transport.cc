@@ -57,10 +57,23 @@ class SampleSubscriber::Impl {
         continue;
       }
       stats.auth_rejected++;
-      BLOG(kWarning) << "rejected a publisher on " << ev[1].to_string()
-                     << (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
-                             ? ": it does not speak CURVE (plaintext collector?)"
-                             : ": handshake failed (protocol error " + std::to_string(value) + ")");
+      std::string why;
+      if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+          value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+        why = "it does not speak CURVE (plaintext collector?)";
+      } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
+                 (value == EPIPE || value == ECONNRESET)) {
+        // A plaintext peer that saw our CURVE greeting first hangs up before we see its own:
+        // which side notices the mismatch is a race.
+        why =
+            "it hung up during the handshake (plaintext collector, or one that does not speak "
+            "CURVE with this balancer's key?)";
+      } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        why = std::string("handshake failed (") + std::strerror(static_cast<int>(value)) + ")";
+      } else {
+        why = "handshake failed (protocol error " + std::to_string(value) + ")";
+      }
+      BLOG(kWarning) << "rejected a publisher on " << ev[1].to_string() << ": " << why;
     }
   }
 

@@ -73,10 +73,17 @@ PY
 grep -q "refused this collector's CURVE key" "$LAB/intruder.log" ||
   { echo "the rogue collector was not told why it was refused"; cat "$LAB/intruder.log"; exit 1; }
 grep -q "is not in the allowlist" "$LAB/balancer.log"
-grep -q "it does not speak CURVE" "$LAB/balancer.log"
+# Which side notices the plaintext peer first is a race: either way the log says plaintext.
+grep -Eq "it does not speak CURVE|it hung up during the handshake \(plaintext collector" "$LAB/balancer.log"
 
 # The table an admin reads on SIGUSR1.
-kill -USR1 "$(cat "$LAB/pids/balancer")"
-lab_wait 10 "the cluster table on stdout" grep -Eq "^a +[0-9.]+% .*ok$" "$LAB/balancer.out"
+# Asked again until it shows a ok: while the balancer migrates a VM off a, a's collector can
+# block in libvirt long enough for a to read STALE in one table.
+table_shows_a_ok() {
+  kill -USR1 "$(cat "$LAB/pids/balancer")"
+  sleep 0.5
+  grep -Eq "^a +[0-9.]+% .*ok$" "$LAB/balancer.out"
+}
+lab_wait 20 "the cluster table on stdout, host a ok" table_shows_a_ok
 grep -A3 '^HOST' "$LAB/balancer.out" | tail -4
 echo "PASS cluster_view_test"
