@@ -12,7 +12,7 @@
 //    connections, so the extra queues are never opened at all.
 // A connection that has sent nothing for `quiet_after` no longer counts: a collector whose host
 // died and came back, or whose old connection the kernel has not closed yet, must not be locked
-// out until the dead connection's heartbeat times out. Its place goes to the newcomer.
+// out until the kernel's keepalive gives the dead connection up. Its place goes to the newcomer.
 // Thread-safe: the receiving thread reports messages and closes, the ZAP thread asks Full().
 
 #include <chrono>

@@ -150,12 +150,10 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
     // The transport drops anything larger before it is buffered (topic frame included), and
     // drops that connection: a peer sending oversized frames is not a collector.
     s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes + kCurveFrameOverhead));
-    s.set(zmq::sockopt::heartbeat_ivl,
-          static_cast<int>(
-              std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatInterval).count()));
-    s.set(zmq::sockopt::heartbeat_timeout,
-          static_cast<int>(
-              std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatTimeout).count()));
+    s.set(zmq::sockopt::tcp_keepalive, 1);
+    s.set(zmq::sockopt::tcp_keepalive_idle, static_cast<int>(kKeepaliveIdle.count()));
+    s.set(zmq::sockopt::tcp_keepalive_intvl, static_cast<int>(kKeepaliveInterval.count()));
+    s.set(zmq::sockopt::tcp_keepalive_cnt, kKeepaliveCount);
     if (curve) {
       if (!IsValidZ85Key(curve->server_keys.secret_z85)) {
         return Status::InvalidArgument("the balancer's CURVE secret key is not 40 Z85 characters");
