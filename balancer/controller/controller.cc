@@ -198,6 +198,10 @@ void Controller::RetryJournal(SteadyTime now) {
 
 void Controller::RetireSilentHosts(SteadyTime now) {
   if (options_.retire_after.count() <= 0) return;
+  // A walk over every host: once a second is soon enough for a limit of minutes to hours (at
+  // 10,000 hosts, walking them on every pass of the loop cost more than the samples did).
+  if (now < next_retire_check_) return;
+  next_retire_check_ = now + std::chrono::seconds(1);
   std::vector<std::string> retire;
   for (const auto& [name, h] : model_.hosts()) {
     if (h.stale && now - h.last_seen > options_.retire_after) retire.push_back(name);
@@ -487,6 +491,9 @@ void Controller::AdoptJournalLeftovers() {
 }
 
 void Controller::AskNewHosts(SteadyTime now) {
+  // Every host answered (reconciled_hosts_ holds only hosts of the model): nothing to ask,
+  // and no walk over all hosts on every pass of the loop.
+  if (reconciled_hosts_.size() == model_.hosts().size()) return;
   for (const auto& [name, h] : model_.hosts()) {
     if (h.stale || reconciled_hosts_.count(name) != 0) continue;
     // Its claims do not match the inventory: excluded, asked once they match.
@@ -546,7 +553,9 @@ void Controller::OnActiveJobs(const std::string& host, const Result<std::vector<
     (void)Record({{"event", "host_rejoined"}, {"host", host}});
     if (env_.observer) env_.observer->OnHostsLeftOut(left_out_.size());
   }
-  reconciled_hosts_.insert(host);
+  // Retired while it was asked: not reconciled (AskNewHosts relies on reconciled_hosts_
+  // holding only hosts of the model); it is asked afresh if it joins again.
+  if (model_.host(host) != nullptr) reconciled_hosts_.insert(host);
   if (q != host_queries_.end()) host_queries_.erase(q);
   const std::string uri = UriOf(host);
   for (const ActiveJob& j : *jobs) {

@@ -275,6 +275,7 @@ class Controller {
   std::shared_ptr<const core::Policy> policy_;
   ClusterModel model_;
   SteadyTime next_plan_{};
+  SteadyTime next_retire_check_{};  // RetireSilentHosts walks the hosts at most once a second
   bool started_ = false;
   std::set<std::string> maintenance_;
   bool paused_ = false;

@@ -1001,6 +1001,38 @@ TEST_F(ControllerTest, SilentHostIsRetiredWithItsVmsAndRejoinsLater) {
   EXPECT_TRUE(ctl_->Reconciled());  // asked again and answered (auto_answer_jobs_)
 }
 
+// A host retired while its question about running migrations was still open: the late
+// answer is about a host the controller has forgotten, so it must not count for the host when
+// it joins again. Asked afresh; planning waits for that answer.
+TEST_F(ControllerTest, LateJobsAnswerForARetiredHostDoesNotReconcileItsReturn) {
+  options_.retire_after = 60s;
+  options_.reconcile_wait = 600s;  // the question stays open; no timeout reconciles it
+  HotspotCluster();
+  Start(MakePolicy("recommend"));
+  Step(3);
+  ASSERT_TRUE(ctl_->Reconciled());
+  cluster_.Silence("h2", true);  // retired once, answered as usual
+  Step(70);
+  ASSERT_EQ(ctl_->model().host("h2"), nullptr);
+  auto_answer_jobs_ = false;
+  cluster_.Silence("h2", false);
+  Step(2);  // joins again: asked, and libvirt does not answer yet
+  const int asked = hv_.JobQuestionsFor("h2");
+  ASSERT_GE(asked, 2);
+  EXPECT_FALSE(ctl_->Reconciled());
+  cluster_.Silence("h2", true);
+  Step(70);  // retired again with its question open
+  ASSERT_EQ(ctl_->model().host("h2"), nullptr);
+  AnswerJobs();  // the late answer: no job (about a host now forgotten)
+  cluster_.Silence("h2", false);
+  Step(2);
+  ASSERT_NE(ctl_->model().host("h2"), nullptr);
+  EXPECT_EQ(hv_.JobQuestionsFor("h2"), asked + 1) << "asked afresh when it joins again";
+  EXPECT_FALSE(ctl_->Reconciled()) << "the late answer must not reconcile its return";
+  AnswerJobs();
+  EXPECT_TRUE(ctl_->Reconciled());
+}
+
 TEST_F(ControllerTest, RefusedStartIsJournaledAsFailed) {
   HotspotCluster();
   Start(MakePolicy("automatic"));
