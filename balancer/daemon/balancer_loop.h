@@ -137,6 +137,7 @@ class Balancer {
   LogLimiter reject_log_{std::chrono::seconds(10)};
   policy::PolicyStore policy_store_;
   std::pair<std::int64_t, std::int64_t> policy_stat_;
+  bool status_slow_logged_ = false;  // "the status file is slow to write", said once
   std::uint64_t policy_reload_failures_ = 0;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<SampleRecorder> recorder_;  // record_file set and not stopped

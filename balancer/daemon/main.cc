@@ -1,6 +1,8 @@
 // ballast-balancer: receives the collectors' samples, keeps the cluster model, plans under
 // the policy and carries the plan out with live migrations (balancer/README.md).
 
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
@@ -38,6 +40,13 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     std::cerr << "ballast-balancer: invalid configuration:\n" << config.status().message() << "\n";
     return 2;
+  }
+  // One descriptor per collector connection: the soft limit (often 1,024) up to the hard one,
+  // so that a large cluster's collectors are not refused. The service unit sets both.
+  if (struct rlimit nofile{};
+      getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &nofile);
   }
   std::signal(SIGINT, OnStop);
   std::signal(SIGTERM, OnStop);
