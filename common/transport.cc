@@ -73,7 +73,16 @@ class SampleSubscriber::Impl {
       } else {
         why = "handshake failed (protocol error " + std::to_string(value) + ")";
       }
-      BLOG(kWarning) << "rejected a publisher on " << ev[1].to_string() << ": " << why;
+      // Once per reason every 10 s: 10,000 collectors reconnecting at once must not flood
+      // the log with one line per handshake the peer gave up.
+      std::uint64_t suppressed = 0;
+      if (log_limiter.ShouldLog("handshake: " + why, std::chrono::steady_clock::now(),
+                                &suppressed)) {
+        BLOG(kWarning) << "rejected a publisher on " << ev[1].to_string() << ": " << why
+                       << (suppressed > 0 ? " (and " + std::to_string(suppressed) +
+                                                " more like it since the last such line)"
+                                          : std::string());
+      }
     }
   }
 

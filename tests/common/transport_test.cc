@@ -92,6 +92,32 @@ TEST_F(TransportTest, PlaintextPublisherCannotInject) {
   EXPECT_GE(sub_->stats().auth_rejected.load(), 1u);  // seen and counted, not silent
 }
 
+// Many refused handshakes at once (a fleet of plaintext collectors, or thousands reconnecting
+// after a restart) give one log line per reason every 10 s, not one per handshake.
+TEST_F(TransportTest, RefusedHandshakesAreLoggedOncePerReasonNotEachTime) {
+  ::testing::internal::CaptureStderr();
+  std::vector<std::unique_ptr<SamplePublisher>> pubs;
+  for (int i = 0; i < 6; ++i) pubs.push_back(Publisher(std::nullopt));
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < end && sub_->stats().auth_rejected.load() < 6) {
+    for (auto& p : pubs) (void)p->Publish("node-a", "payload");
+    auto m = sub_->Receive(std::chrono::milliseconds(50));
+    ASSERT_TRUE(m.ok());
+    EXPECT_FALSE(m->has_value());
+  }
+  pubs.clear();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_GE(sub_->stats().auth_rejected.load(), 6u);
+  std::size_t lines = 0;
+  for (std::size_t at = err.find("rejected a publisher"); at != std::string::npos;
+       at = err.find("rejected a publisher", at + 1)) {
+    ++lines;
+  }
+  EXPECT_GE(lines, 1u) << "refusals are logged";
+  // Two ways a plaintext peer fails (which side notices first is a race): two reasons.
+  EXPECT_LE(lines, 2u) << err;
+}
+
 TEST_F(TransportTest, KeyMayPublishOnlyForItsOwnHost) {
   auto pub = Publisher(CurveClientOptions{good_, server_.public_z85});
   auto got = PublishAndCollect(*pub, "node-b", std::chrono::seconds(2));
