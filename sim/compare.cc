@@ -55,6 +55,12 @@ class Comparison {
   explicit Comparison(const CompareOptions& o) : o_(o) {}
 
   int Run() {
+    if (o_.traces_dir.empty()) {
+      std::cerr << "ballast-sim compare: no trace directory: pass --traces-dir DIR, a directory "
+                   "of PlanetLab DAY.csv.gz files (they are not packaged; sim/README.md says "
+                   "where they come from)\n";
+      return 2;
+    }
     std::vector<std::string> days = o_.days;
     if (days.empty()) {
       std::error_code ec;

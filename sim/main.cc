@@ -194,8 +194,10 @@ int main(int argc, char** argv) {
   CLI::App* compare =
       app.add_subcommand("compare", "every strategy on every shipped day, one table");
   compare->add_option("--days", days, "'all' or a comma-separated list like 20110303,20110306");
-  compare->add_option("--traces-dir", cmp.traces_dir, "directory of DAY.csv.gz");
-  compare->add_option("--policies-dir", cmp.policies_dir, "directory of sim-*.yaml");
+  compare->add_option("--traces-dir", cmp.traces_dir, "directory of DAY.csv.gz")
+      ->capture_default_str();
+  compare->add_option("--policies-dir", cmp.policies_dir, "directory of sim-*.yaml")
+      ->capture_default_str();
   compare->add_option("--out", cmp.out_dir, "output directory");
   compare->add_option("--tight-hosts", cmp.tight_hosts,
                       "host count of the tight cluster (default: searched per day)");

@@ -372,6 +372,24 @@ def run_collector(balancer_port, procs):
     check_running(unit, notify, proc, stop_timeout=10)
 
 
+def check_sim_defaults():
+    """The packaged ballast-sim points at what the package installed, not at the build tree:
+    compare's policies are /usr/share/ballast/policies, and with no traces packaged it asks
+    for --traces-dir instead of listing a directory of the machine that built it."""
+    r = run("ballast-sim", "compare", "--help")
+    if "/usr/share/ballast/policies" not in r.stdout:
+        raise h.CheckFailed(f"ballast-sim compare --help does not default to the installed "
+                            f"policies:\n{r.stdout}")
+    for name in ("hotspot", "balance", "density"):
+        if not os.path.exists(f"/usr/share/ballast/policies/sim-{name}.yaml"):
+            raise h.CheckFailed(f"/usr/share/ballast/policies/sim-{name}.yaml is not installed")
+    r = run("ballast-sim", "compare", "--no-plots", check=False)
+    if r.returncode != 2 or "--traces-dir" not in r.stderr:
+        raise h.CheckFailed(f"ballast-sim compare without traces exited {r.returncode}, want 2 "
+                            f"and a word on --traces-dir:\n{r.stdout}{r.stderr}")
+    log("ballast-sim compare: installed policies by default; asks for --traces-dir")
+
+
 # ---- 4. upgrade ---------------------------------------------------------------------------
 
 def bumped_debs(debs, tmp):
@@ -471,6 +489,7 @@ def main():
             raise h.CheckFailed("a daemon ran on install")
         check_modes()
         check_units()
+        check_sim_defaults()
         make_keys(TMP)
         unit, notify, proc, probe, ports = run_balancer(TMP, procs)
         run_collector(ports["listen"], procs)
