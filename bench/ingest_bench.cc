@@ -692,7 +692,7 @@ int main(int argc, char** argv) {
       publish_until_rewrite(std::chrono::seconds(30));
     } else {
       const std::int64_t m_end = MtimeNs(status_path);
-      // The balancer spaces its rewrites by at least 20 times a write (about 20 s at 200,000
+      // The balancer spaces its rewrites by 20 times a write's CPU (about 20 s at 200,000
       // VMs), so wait for the next one for up to a minute.
       const auto close_deadline = Clock::now() + std::chrono::seconds(60);
       while (MtimeNs(status_path) == m_end && Clock::now() < close_deadline) {

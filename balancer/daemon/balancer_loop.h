@@ -28,6 +28,7 @@
 #include "balancer/daemon/daemon.h"
 #include "balancer/daemon/ha_env.h"
 #include "balancer/daemon/real_env.h"
+#include "balancer/daemon/status_pacer.h"
 #include "balancer/journal/journal.h"
 #include "balancer/model/cluster_model.h"
 #include "balancer/model/cluster_table.h"
@@ -137,6 +138,7 @@ class Balancer {
   LogLimiter reject_log_{std::chrono::seconds(10)};
   policy::PolicyStore policy_store_;
   std::pair<std::int64_t, std::int64_t> policy_stat_;
+  StatusPacer status_pacer_{config_.status_interval};
   bool status_slow_logged_ = false;  // "the status file is slow to write", said once
   std::uint64_t policy_reload_failures_ = 0;
   std::unique_ptr<Journal> journal_;

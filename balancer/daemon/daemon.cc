@@ -18,7 +18,6 @@ int Balancer::Run() {
   notifier_.Ready(ServiceStatusLine());
   const auto started = SteadyClock::now();
   auto next_table = started + config_.table_interval;
-  auto next_status = started;
   auto next_watch = started;
 
   while (!signals_.stop) {
@@ -59,22 +58,22 @@ int Balancer::Run() {
       std::cout << FormatClusterTable(controller_->model(), now) << std::flush;
       next_table = now + config_.table_interval;
     }
-    if (!config_.status_file.empty() && now >= next_status) {
-      // The file lists every VM: at 10,000 hosts writing it takes a good part of a second.
-      // It never takes more than a twentieth of the loop's time, whatever status_interval says.
-      const auto t0 = SteadyClock::now();
+    if (!config_.status_file.empty() && status_pacer_.Due(now)) {
+      // Paced on the CPU the write used: at 10,000 hosts it takes a good part of a second.
+      const auto cpu0 = ThreadCpuTime();
       WriteStatus(now);
-      const auto took = SteadyClock::now() - t0;
-      next_status = now + std::max<std::chrono::nanoseconds>(config_.status_interval, 20 * took);
-      if (took > config_.status_interval / 20 && !status_slow_logged_) {
+      const auto cpu = ThreadCpuTime() - cpu0;
+      status_pacer_.Wrote(now, cpu);
+      if (status_pacer_.Stretched(cpu) && !status_slow_logged_) {
         status_slow_logged_ = true;
-        BLOG(kInfo) << "status file: writing it took "
-                    << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-                    << " ms; it is rewritten at most every 20 times that, not every "
-                    << std::chrono::duration_cast<std::chrono::milliseconds>(
-                           config_.status_interval)
-                           .count()
-                    << " ms (logged once)";
+        const auto ms = [](auto d) {
+          return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+        };
+        BLOG(kInfo) << "status file: writing it took " << ms(cpu)
+                    << " ms of CPU; it is rewritten every " << ms(status_pacer_.Gap(cpu))
+                    << " ms (at most 1/" << StatusPacer::kCpuShare
+                    << " of the CPU, at least once a minute), not every "
+                    << ms(config_.status_interval) << " ms (logged once)";
       }
     }
   }
