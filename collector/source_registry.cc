@@ -14,8 +14,8 @@ Result<std::unique_ptr<StatsSource>> MakeStatsSource(const CollectorConfig& conf
     return MakeXenstatSource();
 #else
     return Status::FailedPrecondition(
-        "source 'xenstat' is not in this build (rebuild with libxen-dev installed and "
-        "-DBALLAST_WITH_XENSTAT=ON)");
+        "source 'xenstat' is not in this build (it was configured with -DBALLAST_WITH_XEN=OFF; "
+        "rebuild with libxen-dev installed and without that option)");
 #endif
   }
   return Status::InvalidArgument("unknown source '" + config.source + "'");
