@@ -30,6 +30,16 @@ bool Preferred(const XenDomainStats& a, const XenDomainStats& b) {
 
 }  // namespace
 
+std::uint32_t OnlineVcpus(const XenDomainStats& d, unsigned node_flags) {
+  // num_vcpus is the highest vCPU id + 1, not what is online (vCPUs can be hot-unplugged);
+  // count the online ones when the vCPU collector ran.
+  if ((node_flags & kXenstatVcpu) != 0 && !d.vcpus.empty()) {
+    return static_cast<std::uint32_t>(std::count_if(
+        d.vcpus.begin(), d.vcpus.end(), [](const XenVcpuStats& v) { return v.online; }));
+  }
+  return d.num_vcpus;
+}
+
 VmState MapXenState(const XenDomainStats& d) {
   // Xen sets several bits at once (a dying domain is also shut down); report the most final.
   if (d.dying) return VmState::kDying;
@@ -51,14 +61,7 @@ VmSample MapXenDomain(const XenDomainStats& d, unsigned node_flags, bool network
   vm.state = MapXenState(d);
   vm.cpu_ns = d.cpu_ns;
 
-  // num_vcpus is the highest vCPU id + 1, not what is online (vCPUs can be hot-unplugged);
-  // count the online ones when the vCPU collector ran.
-  if ((node_flags & kXenstatVcpu) != 0 && !d.vcpus.empty()) {
-    vm.vcpus = static_cast<std::uint32_t>(std::count_if(
-        d.vcpus.begin(), d.vcpus.end(), [](const XenVcpuStats& v) { return v.online; }));
-  } else {
-    vm.vcpus = d.num_vcpus;
-  }
+  vm.vcpus = OnlineVcpus(d, node_flags);
 
   vm.memory_current_bytes = d.cur_mem;
   vm.memory_max_bytes = d.max_mem == kXenUnlimitedMemory ? host_memory : d.max_mem;
@@ -100,6 +103,10 @@ SourceReading MapXenNode(const XenNodeStats& node, std::vector<unsigned>* domids
   for (std::size_t i = 0; i < node.domains.size(); ++i) {
     const XenDomainStats& d = node.domains[i];
     if (d.domid == 0 || d.uuid.empty()) continue;
+    // No vCPU (online): a domain being built, or restored at the receiving end of a migration
+    // before its vCPUs come up. Not a guest doing work yet; reporting it would make the
+    // sample invalid (every VM has at least one vCPU) and the whole host stale.
+    if (OnlineVcpus(d, node.flags) == 0) continue;
     auto [it, inserted] = chosen.emplace(d.uuid, i);
     if (!inserted && Preferred(d, node.domains[it->second])) it->second = i;
   }

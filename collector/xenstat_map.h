@@ -89,13 +89,17 @@ struct XenNodeStats {
 
 VmState MapXenState(const XenDomainStats& d);
 
+// The guest's online vCPUs (all of them when libxenstat read no vCPU details).
+std::uint32_t OnlineVcpus(const XenDomainStats& d, unsigned node_flags);
+
 // One guest as a VmSample (counters raw, as Xen reports them). `host_memory` bounds an
 // unlimited max_mem.
 VmSample MapXenDomain(const XenDomainStats& d, unsigned node_flags, bool network_namespace_ok,
                       std::uint64_t host_memory);
 
 // The whole host: capacity from the node; dom0 (domid 0) is host overhead and never a VM;
-// guests without a UUID (being created or destroyed) are left out; when two domains share a
+// guests without a UUID (being created or destroyed) or without an online vCPU (being built,
+// or restored at the receiving end of a migration) are left out; when two domains share a
 // UUID (a local migration in progress) only one is reported. Host CPU counters are left to
 // XenCounterTracker. If `domids` is given, it receives the domid of each reported VM.
 SourceReading MapXenNode(const XenNodeStats& node, std::vector<unsigned>* domids = nullptr);

@@ -156,6 +156,23 @@ TEST(XenNodeTest, GuestWithoutUuidIsLeftOut) {
   EXPECT_TRUE(MapXenNode(n).vms.empty());
 }
 
+// Seen on a real Xen host receiving a live migration (tests/xen/run-xen-migrate-test.sh):
+// the incoming domain has no vCPU for a while. Reported, it made the whole sample invalid
+// ("vms[1].vcpus: 0") and the host stale to the balancer.
+TEST(XenNodeTest, DomainWithoutAnOnlineVcpuIsLeftOut) {
+  XenNodeStats n;
+  n.flags = kXenstatAll;
+  XenDomainStats incoming = Guest(5, kUuidB, "incoming");
+  incoming.num_vcpus = 0;
+  incoming.vcpus.clear();
+  XenDomainStats parked = Guest(6, kUuidA, "all-offline");
+  parked.vcpus = {{false, 0}};
+  n.domains = {Dom0(), Guest(3, "2d9f5c4e-7c2a-4f81-9e3d-4b5a6f7e8d9c", "web"), incoming, parked};
+  SourceReading r = MapXenNode(n);
+  ASSERT_EQ(r.vms.size(), 1u);
+  EXPECT_EQ(r.vms[0].name, "web");
+}
+
 TEST(XenNodeTest, LocalMigrationReportsTheActiveDomainOnce) {
   XenNodeStats n;
   XenDomainStats sender = Guest(3, kUuidA, "g--migratedaway");
