@@ -173,10 +173,54 @@ class LibvirtActuator final : public MigrationActuator {
     return abort_all_ || stop_;
   }
 
-  // Where the VM runs after a failed migration: the source if running there.
+  // libvirt's libxl driver can leave the source domain "paused (migrating)" after a failed
+  // peer-to-peer migration (it logs "Guest ... probably left in 'paused' state on source";
+  // seen when the target refused the domain). A guest left paused is a guest down, so it is
+  // resumed, but only when the target answers that it does not run the VM: if the target
+  // cannot be asked, two running copies are worse than a paused one, and it stays paused.
+  void ResumeIfLeftPaused(virConnectPtr src, const MigrationRequest& req, MigrationResult* r) {
+    DomainPtr d(virDomainLookupByUUIDString(src, req.vm_uuid.c_str()));
+    if (!d) {
+      virResetLastError();
+      return;
+    }
+    int state = 0;
+    int reason = 0;
+    if (virDomainGetState(d.get(), &state, &reason, 0) != 0) {
+      virResetLastError();
+      return;
+    }
+    if (state != VIR_DOMAIN_PAUSED || reason != VIR_DOMAIN_PAUSED_MIGRATION) return;
+    auto on_dest = IsRunningOn(req.to_uri, req.vm_uuid);
+    if (!on_dest.ok()) {
+      BLOG(kError) << req.vm_name << " is left paused on " << req.from_host
+                   << " by the failed migration; not resuming it: " << req.to_host
+                   << " cannot say whether it runs there (" << on_dest.status().message() << ")";
+      return;
+    }
+    if (*on_dest) return;  // it moved after all: LocateAfterFailure finds it there
+    if (virDomainResume(d.get()) != 0) {
+      // Xen may be running it while libvirt says paused (seen: libxl's unpause then fails on
+      // the domain that is not paused). A pause and a resume bring the two back in step; if
+      // Xen did hold it paused, the first resume would have worked.
+      const std::string first = LastError("virDomainResume").message();
+      if (virDomainSuspend(d.get()) != 0 || virDomainResume(d.get()) != 0) {
+        BLOG(kError) << req.vm_name << " is left paused on " << req.from_host
+                     << " by the failed migration; resuming it failed: " << first << "; "
+                     << LastError("pausing and resuming it").message();
+        return;
+      }
+    }
+    r->resumed_on_source = true;
+    BLOG(kWarning) << req.vm_name << " was left paused on " << req.from_host
+                   << " by the failed migration; resumed it there";
+  }
+
+  // Where the VM is after a failed migration: the source if active there (running, or
+  // paused: Xen's libxl driver can report "paused (migrating)" for a domain Xen runs).
   void LocateAfterFailure(virConnectPtr src, const MigrationRequest& req, MigrationResult* r) {
     DomainPtr d(virDomainLookupByUUIDString(src, req.vm_uuid.c_str()));
-    if (d && IsRunning(d.get())) {
+    if (d && (IsRunning(d.get()) || virDomainIsActive(d.get()) == 1)) {
       r->vm_on = req.from_host;
       return;
     }
@@ -211,8 +255,10 @@ class LibvirtActuator final : public MigrationActuator {
     }
 
     unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
+    r.flags = {"live", "peer2peer"};
     if (virDomainIsPersistent(dom.get()) == 1) {
       flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+      r.flags.insert(r.flags.end(), {"persist_dest", "undefine_source"});
     }
 
     // Migrate; a driver that rejects an optional parameter (Xen's libxl knows fewer) gets
@@ -222,19 +268,26 @@ class LibvirtActuator final : public MigrationActuator {
     bool aborted = false;
     for (bool minimal : {false, true}) {
       libvirt::TypedParams params;
+      r.params.clear();
+      r.retried_minimal = minimal;
       if (!req.to_migration_address.empty()) {
         const std::string uri = "tcp://" + req.to_migration_address;
         virTypedParamsAddString(params.ptr(), params.count(), params.max(), VIR_MIGRATE_PARAM_URI,
                                 uri.c_str());
+        r.params.push_back(std::string(VIR_MIGRATE_PARAM_URI) + "=" + uri);
         if (!minimal) {
           virTypedParamsAddString(params.ptr(), params.count(), params.max(),
                                   VIR_MIGRATE_PARAM_LISTEN_ADDRESS,
                                   req.to_migration_address.c_str());
+          r.params.push_back(std::string(VIR_MIGRATE_PARAM_LISTEN_ADDRESS) + "=" +
+                             req.to_migration_address);
         }
       }
       if (!minimal && req.options.bandwidth_mib_per_second > 0) {
         virTypedParamsAddULLong(params.ptr(), params.count(), params.max(),
                                 VIR_MIGRATE_PARAM_BANDWIDTH, req.options.bandwidth_mib_per_second);
+        r.params.push_back(std::string(VIR_MIGRATE_PARAM_BANDWIDTH) + "=" +
+                           std::to_string(req.options.bandwidth_mib_per_second));
       }
       Done done;
       std::thread watch([&] { aborted = Watch(dom.get(), req, t0, done); });
@@ -251,6 +304,7 @@ class LibvirtActuator final : public MigrationActuator {
     r.duration = Since(t0);
 
     if (rc != 0) {
+      ResumeIfLeftPaused(src.get(), req, &r);
       LocateAfterFailure(src.get(), req, &r);
       if (aborted) {
         r.outcome = MigrationOutcome::kAborted;

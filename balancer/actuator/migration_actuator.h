@@ -62,6 +62,12 @@ struct MigrationResult {
   std::chrono::milliseconds duration{0};
   std::optional<std::chrono::milliseconds> downtime;
   std::uint64_t bytes = 0;
+  // How libvirt was asked: the flags and typed parameters of the last attempt (on success,
+  // those the driver accepted; Xen's libxl refuses some, and the actuator retries without).
+  std::vector<std::string> flags;   // e.g. "live", "peer2peer"
+  std::vector<std::string> params;  // e.g. "migrate_uri=tcp://10.0.0.2"
+  bool retried_minimal = false;     // the driver refused the optional parameters first
+  bool resumed_on_source = false;   // the failed migration left it paused; it was resumed
 };
 
 struct MigrationProgress {

@@ -741,6 +741,13 @@ void Controller::SnapshotInto(core::ClusterState& state) const {
       v.reported_twice = d != duplicates_.end() && d->second.hosts.size() >= 2;
     }
   }
+  if (!failed_vms_.empty()) {
+    const SteadyTime now = env_.clock->Steady();
+    for (core::Vm& v : state.vms) {
+      auto f = failed_vms_.find(v.uuid);
+      v.failed_recently = f != failed_vms_.end() && now < f->second;
+    }
+  }
 }
 
 core::Plan Controller::PlanNow(const core::Policy& policy) const {
@@ -1008,6 +1015,10 @@ void Controller::OnMigrationResult(const MigrationResult& r) {
                       {"at_ms", NowMs()}};
   if (r.downtime) j["downtime_ms"] = r.downtime->count();
   if (!r.error.empty()) j["error"] = r.error;
+  if (!r.flags.empty()) j["flags"] = r.flags;
+  if (!r.params.empty()) j["params"] = r.params;
+  if (r.retried_minimal) j["retried_minimal"] = true;
+  if (r.resumed_on_source) j["resumed_on_source"] = true;
   if (env_.observer) env_.observer->OnMigrationFinished(r);
   switch (r.outcome) {
     case MigrationOutcome::kSucceeded:
@@ -1033,7 +1044,10 @@ void Controller::OnMigrationResult(const MigrationResult& r) {
       b.delay = std::min(b.delay.count() == 0 ? first : b.delay * 2, options_.max_backoff);
       b.until = now + b.delay;
       b.last_error = r.error;
-      failed_vms_[q.vm_uuid] = now + b.delay;
+      // The VM waits three times as long as the pair: when the pair opens again, another VM
+      // is tried first (a target that refuses this one, e.g. a name clash on Xen, may take
+      // another).
+      failed_vms_[q.vm_uuid] = now + 3 * b.delay;
       if (!r.vm_on.empty() && r.vm_on == q.to_host) {
         // The job failed but the VM runs on the target (it left the source, or was found
         // there afterwards): it moved, so the model follows and its cooldowns start, as a

@@ -34,6 +34,7 @@ void BuildClusterStateInto(const SnapshotInputs& in, core::ClusterState& s) {
       v.history[r].AppendTo(vm.history[r]);
     }
     vm.reported_twice = false;
+    vm.failed_recently = false;
   }
   s.in_flight = in.in_flight;
   s.recent_migrations = in.recent;

@@ -50,6 +50,9 @@ struct Vm {
   // Reported by two hosts at once (not by a migration under way): where it really runs is
   // unknown, so it is never moved (Blocker::kDuplicateVm).
   bool reported_twice = false;
+  // Its last migration failed moments ago (the controller backs off from it): not moved for
+  // now, so another VM can relieve its host instead (Blocker::kFailedRecently).
+  bool failed_recently = false;
 
   Resources usage() const { return {cpu_used, memory_bytes, net_bps}; }
 };

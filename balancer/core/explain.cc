@@ -73,6 +73,8 @@ std::string_view BlockerName(Blocker b) {
       return "in_flight";
     case Blocker::kDuplicateVm:
       return "duplicate_vm";
+    case Blocker::kFailedRecently:
+      return "failed_recently";
     case Blocker::kCooldown:
       return "cooldown";
     case Blocker::kAffinityGroupTooLarge:
@@ -131,6 +133,8 @@ std::string_view BlockerPhrase(Blocker b) {
       return "already migrating";
     case Blocker::kDuplicateVm:
       return "reported by two hosts at once (where it runs is not known)";
+    case Blocker::kFailedRecently:
+      return "backed off after its migration failed moments ago";
     case Blocker::kCooldown:
       return "in cooldown after a recent move";
     case Blocker::kAffinityGroupTooLarge:

@@ -22,6 +22,7 @@ enum class Blocker {
   kPinned,                 // rules.pins (must): it may not leave / go there
   kInFlight,               // a migration of it is under way
   kDuplicateVm,            // two hosts report it at once: where it runs is not known
+  kFailedRecently,         // its last migration failed moments ago (the controller backs off)
   kCooldown,               // moved less than limits.vm_cooldown ago
   kAffinityGroupTooLarge,  // its affinity group cannot move together within the caps
   kRuleConflict,           // it and another VM are bound together by affinity and kept

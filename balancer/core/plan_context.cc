@@ -71,6 +71,7 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
     }
     vs.usage = v.usage();
     vs.reported_twice = v.reported_twice;
+    vs.failed_recently = v.failed_recently;
     for (Resource r : kAllResources) {
       const std::vector<double>& hist = v.history[Idx(static_cast<int>(r))];
       double f = hist.empty() ? 0.0 : Forecast(hist, policy_.detection);

@@ -53,6 +53,7 @@ struct VmState {
   bool conflicted = false;
   bool in_flight = false;
   bool reported_twice = false;                  // Vm::reported_twice
+  bool failed_recently = false;                 // Vm::failed_recently
   bool planned = false;                         // already moved in this plan
   std::optional<TimePoint> last_move;           // newest finished migration
   std::vector<std::pair<int, TimePoint>> left;  // (host it left, when), recent ones

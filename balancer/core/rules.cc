@@ -255,6 +255,7 @@ Blocker PlanContext::CheckUnit(const Unit& unit) const {
     }
     if (vs.in_flight || vs.planned) return Blocker::kInFlight;
     if (vs.reported_twice) return Blocker::kDuplicateVm;
+    if (vs.failed_recently) return Blocker::kFailedRecently;
     if (vs.last_move && now_ - *vs.last_move < policy_.limits.vm_cooldown) {
       return Blocker::kCooldown;
     }

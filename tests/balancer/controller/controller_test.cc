@@ -686,6 +686,25 @@ TEST_F(ControllerTest, SuccessMovesTheVmInTheModelAtOnceAndClearsBothHistories) 
   EXPECT_EQ(ctl_->recent()[0].to, "h2");
 }
 
+// The journal says how libvirt was asked (issue 15: "the flags that libxl accepted"): the
+// actuator's flags, typed parameters and whether the driver refused the optional ones.
+TEST_F(ControllerTest, TheJournalKeepsTheFlagsAndParametersTheMoveUsed) {
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  ASSERT_TRUE(StepUntilStarts(1));
+  MigrationResult r = actuator_.Outcome(0, MigrationOutcome::kSucceeded);
+  r.flags = {"live", "peer2peer", "persist_dest", "undefine_source"};
+  r.params = {"migrate_uri=tcp://192.168.77.2"};
+  r.retried_minimal = true;
+  cluster_.MoveVm(r.request.vm_uuid, r.request.to_host);
+  ctl_->OnMigrationResult(r);
+  ASSERT_EQ(journal_.Count("migration_finished"), 1);
+  const auto fin = journal_.Events("migration_finished")[0];
+  EXPECT_EQ(fin["flags"], nlohmann::json(r.flags));
+  EXPECT_EQ(fin["params"], nlohmann::json(r.params));
+  EXPECT_EQ(fin["retried_minimal"], true);
+}
+
 TEST_F(ControllerTest, VmCooldownHoldsOnALaterHotspot) {
   // mover leaves hot h1 for h2; then h2 turns hot while h3 has room: only the cooldown keeps
   // mover where it is.
@@ -755,6 +774,22 @@ TEST_F(ControllerTest, FailedMoveBacksOffThePairWithADoublingDelay) {
   // A success resets the pair.
   Deliver(2, MigrationOutcome::kSucceeded);
   EXPECT_TRUE(ctl_->in_flight().empty());
+}
+
+// Seen on Xen (tests/xen/run-xen-migrate-test.sh): a target that refuses one VM (a domain of
+// that name runs there) may take another. When the pair's back-off ends, the planner moves
+// another VM of the hot host; the one that failed waits three back-offs.
+TEST_F(ControllerTest, AfterAFailedMoveAnotherVmRelievesTheHostFirst) {
+  HotspotCluster();
+  Start(MakePolicy("automatic"));
+  ASSERT_TRUE(StepUntilStarts(1));
+  const std::string first = actuator_.started()[0].request.vm_uuid;
+  Deliver(0, MigrationOutcome::kFailed, "domain 'hot1' already exists with uuid 0000");
+  const SteadyTime failed_at = clock_.Steady();
+  ASSERT_TRUE(StepUntilStarts(2, 40));
+  EXPECT_LE(clock_.Steady() - failed_at, 31s) << "waited past the pair's back-off";
+  EXPECT_NE(actuator_.started()[1].request.vm_uuid, first) << "the failed VM was tried again";
+  EXPECT_EQ(actuator_.started()[1].request.to_host, "h2");
 }
 
 TEST_F(ControllerTest, AbortedMoveBacksOffThePair) {
