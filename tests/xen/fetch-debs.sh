@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Downloads (does not install) the Debian packages the real-Xen test boots under QEMU:
+# Downloads (does not install) the Debian packages the real-Xen tests boot under QEMU:
 # the Xen 4.17 hypervisor, the Xen tools (xl, xenstored, ...), a Debian 6.1 kernel for dom0
-# and the guests, and a static busybox. They go into a cache folder and the test unpacks
+# and the guests, a static busybox, and libvirt's libxl driver (libvirt-daemon-driver-xen:
+# the migration test's dom0s run this machine's libvirtd with it; same version as
+# libvirt-daemon). They go into a cache folder and the test unpacks
 # them with `dpkg-deb -x` at run time, so nothing lands in this machine's /boot and no Xen
 # service or bootloader entry is set up. Run by deploy/install-deps.sh (as root, with
 # network access to the Debian archive); the test itself never downloads.
@@ -29,7 +31,7 @@ if [[ -z $kernel_pkg ]]; then
   exit 1
 fi
 
-wanted=(xen-hypervisor-4.17-amd64 xen-utils-4.17 "$kernel_pkg" busybox-static)
+wanted=(xen-hypervisor-4.17-amd64 xen-utils-4.17 "$kernel_pkg" busybox-static libvirt-daemon-driver-xen)
 
 have_all=1
 for p in "${wanted[@]}"; do

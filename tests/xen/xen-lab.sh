@@ -42,11 +42,11 @@ xl_unpack() {
 }
 
 # Copies an executable (or library) and every library ldd names into root $1 at the same
-# paths.
+# paths, without debug information: dom0's initramfs is unpacked into its RAM.
 xl_copy_with_libs() {
   local root=$1 src=$2 dst=$3 lib
   mkdir -p "$root$(dirname "$dst")"
-  cp -L "$src" "$root$dst"
+  objcopy --strip-debug "$src" "$root$dst" 2>/dev/null || cp -L "$src" "$root$dst"
   ldd "$src" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
     if [[ -e $lib && ! -e $root$lib ]]; then
       mkdir -p "$root$(dirname "$lib")"
@@ -95,7 +95,8 @@ EOF
 }
 
 # xl_dom0_root ROOT INIT MODULE...: a dom0 root with the Xen toolstack (xl, xenstored,
-# xenconsoled, xen-init-dom0), INIT as /init, the guest images under /guest and the kernel
+# xenconsoled, xen-init-dom0, and libxl-save-helper, which libxl runs to send or receive a
+# migrating domain), INIT as /init, the guest images under /guest and the kernel
 # modules named (with their dependencies, in load order, listed in /etc/ballast-modules).
 xl_dom0_root() {
   local root=$1 init=$2 t gcc_s
@@ -103,13 +104,14 @@ xl_dom0_root() {
   xl_busybox_root "$root"
   install -m 755 "$init" "$root/init"
   install -m 644 "$XL_HERE/dom0-common.sh" "$root/etc/dom0-common.sh"
-  for t in xl xenstored xenconsoled xen-init-dom0; do
+  for t in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do
     xl_copy_with_libs "$root" "$XL_XENBIN/$t" "/usr/lib/xen-4.17/bin/$t"
   done
   # xl aborts at thread exit without libgcc_s (glibc dlopens it for unwinding).
   gcc_s=$(ldconfig -p | sed -n 's/.*libgcc_s.so.1 (libc6,x86-64) => //p' | head -n1)
   [[ -n $gcc_s ]] && cp -L "$gcc_s" "$root$gcc_s"
   mkdir -p "$root/guest" "$root/etc/xen" "$root/etc/ballast" "$root/lib/modules"
+  : >"$root/etc/xen/xl.conf"  # xl's defaults; without the file every xl call complains
   cp "$XL_WORK/vmlinux" "$root/guest/vmlinux"
   cp "$XL_WORK/guest.cpio" "$root/guest/guest.cpio"
   # Kernel modules in dependency order (the .deb has no modules.dep).
@@ -171,14 +173,21 @@ EOF
 # free RAM costs minutes of emulated CPU. mitigations=off init_on_alloc=0: the same for the
 # kernels (nothing here needs them). Under `timeout` too, so QEMU goes away on its own even if
 # the script is SIGKILLed (its EXIT trap would not run then).
+# dom0's kernel runs with `noxsave` (its processes' FPU state saved with FXSAVE). With XSAVE in
+# use, multi-threaded programs in dom0 (libvirtd, virsh) crashed at random whenever guests ran
+# under Xen: "malloc(): corrupted top size", SIGSEGV in glib, a libxl save stream whose
+# page-type array held the text "tcp://19...". Hiding XSAVE from the whole emulated CPU
+# instead stopped those but made the PVH guests triple-fault now and then. With `noxsave`:
+# no crash in 60 libvirt calls and no guest fault across migrations (docs/xen.md).
+# XL_QEMU_CPU overrides QEMU's CPU (default "max").
 xl_boot() {
   local cpio=$1 serial=$2 out=$3 timeout_s=$4 mem=$5 cpus=$6 vmlinuz
   shift 6
-  timeout -k 10 $((timeout_s + 30)) qemu-system-x86_64 -accel tcg -machine q35 -cpu max \
+  timeout -k 10 $((timeout_s + 30)) qemu-system-x86_64 -accel tcg -machine q35 -cpu "${XL_QEMU_CPU:-max}" \
     -m "$mem" -smp "$cpus" -display none -monitor none -serial "file:$serial" -no-reboot \
     "$@" -kernel "$XL_WORK/xen" \
     -append "console=com1 com1=115200,8n1 dom0_mem=768M,max:768M dom0_max_vcpus=$cpus smap=0 smep=0 bootscrub=0 loglvl=warning guest_loglvl=none" \
-    -initrd "$XL_VMLINUZ console=hvc0 earlyprintk=xen rdinit=/init quiet loglevel=3 mitigations=off init_on_alloc=0 ${XL_DOM0_ARGS:-},$cpio" \
+    -initrd "$XL_VMLINUZ console=hvc0 earlyprintk=xen rdinit=/init quiet loglevel=3 mitigations=off init_on_alloc=0 noxsave ${XL_DOM0_ARGS:-},$cpio" \
     </dev/null >"$out" 2>&1 &
   XL_QEMU_PID=$!
 }
