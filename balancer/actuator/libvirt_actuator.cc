@@ -200,16 +200,13 @@ class LibvirtActuator final : public MigrationActuator {
     }
     if (*on_dest) return;  // it moved after all: LocateAfterFailure finds it there
     if (virDomainResume(d.get()) != 0) {
-      // Xen may be running it while libvirt says paused (seen: libxl's unpause then fails on
-      // the domain that is not paused). A pause and a resume bring the two back in step; if
-      // Xen did hold it paused, the first resume would have worked.
-      const std::string first = LastError("virDomainResume").message();
-      if (virDomainSuspend(d.get()) != 0 || virDomainResume(d.get()) != 0) {
-        BLOG(kError) << req.vm_name << " is left paused on " << req.from_host
-                     << " by the failed migration; resuming it failed: " << first << "; "
-                     << LastError("pausing and resuming it").message();
-        return;
-      }
+      // Seen on Xen: libvirt says paused while Xen runs the domain, and libxl's unpause then
+      // fails (a pause first does not help: libvirt skips it for a domain it thinks paused).
+      // Restarting the source's libvirtd makes it read the real state (docs/xen.md).
+      BLOG(kError) << req.vm_name << " is left paused on " << req.from_host
+                   << " by the failed migration (in libvirt's view); resuming it failed: "
+                   << LastError("virDomainResume").message();
+      return;
     }
     r->resumed_on_source = true;
     BLOG(kWarning) << req.vm_name << " was left paused on " << req.from_host
@@ -220,7 +217,7 @@ class LibvirtActuator final : public MigrationActuator {
   // paused: Xen's libxl driver can report "paused (migrating)" for a domain Xen runs).
   void LocateAfterFailure(virConnectPtr src, const MigrationRequest& req, MigrationResult* r) {
     DomainPtr d(virDomainLookupByUUIDString(src, req.vm_uuid.c_str()));
-    if (d && (IsRunning(d.get()) || virDomainIsActive(d.get()) == 1)) {
+    if (d && virDomainIsActive(d.get()) == 1) {
       r->vm_on = req.from_host;
       return;
     }
