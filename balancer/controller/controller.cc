@@ -769,7 +769,7 @@ bool Controller::PlanRound(SteadyTime now) {
   SnapshotInto(round_state_);
   const core::ClusterState& state = round_state_;
   const SteadyTime t0 = env_.clock->Steady();
-  core::Plan plan = core::MakePlan(state, *policy, wall_now);
+  core::Plan plan = core::MakePlan(state, *policy, wall_now, plan_workspace_);
   const SteadyTime t1 = env_.clock->Steady();
   imbalance_ = plan.load_stddev;
   ++plans_;

@@ -31,6 +31,7 @@
 #include "balancer/core/cluster_state.h"
 #include "balancer/core/manual_move.h"
 #include "balancer/core/plan.h"
+#include "balancer/core/planner.h"
 #include "balancer/core/policy.h"
 #include "balancer/model/cluster_model.h"
 #include "common/log.h"
@@ -282,6 +283,8 @@ class Controller {
   double imbalance_ = 0;
   // The planning round's snapshot, kept between rounds for its storage (not its contents).
   core::ClusterState round_state_;
+  // The plan's working memory, likewise (about 200 bytes a VM).
+  core::PlanWorkspace plan_workspace_;
   std::vector<core::FinishedMigration> recent_;
   // The replay's migrations started but not finished, by id, until Start adopts them.
   std::map<std::string, nlohmann::json> journal_open_;

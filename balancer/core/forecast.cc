@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <vector>
 
 namespace ballast::core {
 
@@ -52,6 +53,41 @@ bool KOfNAbove(std::span<const double> samples, int k, int n, double mark) {
 
 bool IsHot(std::span<const double> samples, const Detection& detection, double mark) {
   return KOfNAbove(samples, detection.k, detection.n, mark) && Forecast(samples, detection) > mark;
+}
+
+void ForecastAndPeak(const SampleWindow& history, const Detection& detection, const Resources& now,
+                     Resources& forecast, Resources& peak) {
+  const std::vector<double>& c = history[0];
+  const std::vector<double>& m = history[1];
+  const std::vector<double>& n = history[2];
+  if (detection.forecast == ForecastModel::kEwma && !c.empty() && c.size() == m.size() &&
+      c.size() == n.size()) {
+    const double alpha = detection.ewma_alpha;
+    const double keep = 1 - alpha;
+    double f0 = c[0], f1 = m[0], f2 = n[0];
+    double p0 = std::max(now[Resource::kCpu], c[0]);
+    double p1 = std::max(now[Resource::kMemory], m[0]);
+    double p2 = std::max(now[Resource::kNetwork], n[0]);
+    for (std::size_t i = 1; i < c.size(); ++i) {
+      f0 = alpha * c[i] + keep * f0;
+      f1 = alpha * m[i] + keep * f1;
+      f2 = alpha * n[i] + keep * f2;
+      p0 = std::max(p0, c[i]);
+      p1 = std::max(p1, m[i]);
+      p2 = std::max(p2, n[i]);
+    }
+    forecast = {std::max(now[Resource::kCpu], f0), std::max(now[Resource::kMemory], f1),
+                std::max(now[Resource::kNetwork], f2)};
+    peak = {p0, p1, p2};
+    return;
+  }
+  for (Resource r : kAllResources) {
+    const std::vector<double>& hist = history[static_cast<std::size_t>(r)];
+    const double f = hist.empty() ? 0.0 : Forecast(hist, detection);
+    forecast[r] = std::max(now[r], f);
+    peak[r] = now[r];
+    for (double x : hist) peak[r] = std::max(peak[r], x);
+  }
 }
 
 }  // namespace ballast::core

@@ -13,12 +13,13 @@
 #include <optional>
 #include <set>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "balancer/core/cluster_state.h"
+#include "balancer/core/name_index.h"
 #include "balancer/core/plan.h"
+#include "balancer/core/planner.h"
 #include "balancer/core/policy.h"
 
 namespace ballast::core {
@@ -63,12 +64,23 @@ struct VmState {
   int should_pin = -1;
 };
 
+// What a PlanContext leaves behind for the next one: its containers, with their storage.
+// Every element is reset before it is read again.
+struct PlanWorkspace::Storage {
+  std::vector<HostState> hosts;
+  std::vector<VmState> vms;
+  NameIndex host_index;
+};
+
 // VMs that move together: one VM and its co-located affinity partners.
 using Unit = std::vector<int>;
 
 class PlanContext {
  public:
-  PlanContext(const ClusterState& state, const Policy& policy, TimePoint now);
+  // With `workspace`, the context works in its containers and hands them back when done.
+  PlanContext(const ClusterState& state, const Policy& policy, TimePoint now,
+              PlanWorkspace::Storage* workspace = nullptr);
+  ~PlanContext();
   PlanContext(const PlanContext&) = delete;
   PlanContext& operator=(const PlanContext&) = delete;
 
@@ -161,10 +173,11 @@ class PlanContext {
   const ClusterState& state_;
   const Policy& policy_;
   TimePoint now_;
+  PlanWorkspace::Storage* workspace_ = nullptr;
   double weight_sum_ = 1;
   std::vector<HostState> hosts_;
   std::vector<VmState> vms_;
-  std::unordered_map<std::string_view, int> host_index_;
+  NameIndex host_index_;
   std::vector<std::vector<char>> pin_hosts_;  // [pin][host]: host listed by the pin
   int cluster_in_flight_ = 0;
   std::set<std::pair<double, int>> by_volume_;

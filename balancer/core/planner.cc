@@ -28,7 +28,16 @@ double StdDevOfTargets(const PlanContext& ctx) {
 
 }  // namespace
 
+PlanWorkspace::PlanWorkspace() : storage_(std::make_unique<Storage>()) {}
+PlanWorkspace::~PlanWorkspace() = default;
+
 Plan MakePlan(const ClusterState& state, const Policy& policy, TimePoint now) {
+  PlanWorkspace workspace;
+  return MakePlan(state, policy, now, workspace);
+}
+
+Plan MakePlan(const ClusterState& state, const Policy& policy, TimePoint now,
+              PlanWorkspace& workspace) {
   Plan plan;
   plan.mode = policy.mode;
   plan.policy_name = policy.name;
@@ -36,7 +45,7 @@ Plan MakePlan(const ClusterState& state, const Policy& policy, TimePoint now) {
     plan.load_stddev = LoadStdDev(state, policy);
     return plan;
   }
-  PlanContext ctx(state, policy, now);
+  PlanContext ctx(state, policy, now, &workspace.storage());
   plan.load_stddev = StdDevOfTargets(ctx);
   for (StrategyKind kind : policy.strategies) {
     if (const Strategy* s = FindStrategy(kind)) s->Run(ctx);

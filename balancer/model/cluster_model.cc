@@ -31,8 +31,13 @@ void RecentWindow::Push(double v, std::size_t capacity) {
 }
 
 void RecentWindow::AppendTo(std::vector<double>& out) const {
-  out.reserve(out.size() + values_.size());
-  for (std::size_t i = 0; i < values_.size(); ++i) out.push_back((*this)[i]);
+  const std::size_t n = values_.size();
+  const std::size_t first = out.size();
+  out.resize(first + n);
+  double* to = out.data() + first;
+  // Oldest first: the ring from head_ to its end, then from its start up to head_.
+  for (std::size_t i = head_; i < n; ++i) *to++ = values_[i];
+  for (std::size_t i = 0; i < head_; ++i) *to++ = values_[i];
 }
 
 ClusterModel::ClusterModel(ModelOptions options) : options_(options) {}

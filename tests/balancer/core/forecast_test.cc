@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <vector>
 
 namespace ballast::core {
@@ -72,6 +74,44 @@ TEST(IsHotTest, ModelIsChosenByThePolicy) {
   EXPECT_TRUE(IsHot(s, ewma, 0.85));
   EXPECT_TRUE(IsHot(s, ar1, 0.85));
   EXPECT_DOUBLE_EQ(Forecast(s, ar1), ForecastAr1(s));
+}
+
+}  // namespace
+}  // namespace ballast::core
+
+namespace ballast::core {
+namespace {
+
+// ForecastAndPeak is the plan view's fast path: it must give exactly (bit for bit) what
+// Forecast and a max over the window give one resource at a time, for both models and for
+// windows of equal and unequal length, empty ones included.
+TEST(ForecastAndPeakTest, GivesExactlyWhatEachResourceAloneGives) {
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> value(0.0, 8.0);
+  for (int trial = 0; trial < 2000; ++trial) {
+    Detection d;
+    d.forecast = trial % 3 == 0 ? ForecastModel::kAr1 : ForecastModel::kEwma;
+    d.ewma_alpha = std::uniform_real_distribution<double>(0.05, 1.0)(rng);
+    const std::size_t len = static_cast<std::size_t>(trial % 17);
+    SampleWindow history;
+    for (std::size_t r = 0; r < kNumResources; ++r) {
+      // Mostly in step, as the model keeps them; sometimes not.
+      const std::size_t n = trial % 5 == 4 ? (len + r) % 17 : len;
+      for (std::size_t i = 0; i < n; ++i) history[r].push_back(value(rng));
+    }
+    const Resources now = {value(rng), value(rng), value(rng)};
+    Resources forecast;
+    Resources peak;
+    ForecastAndPeak(history, d, now, forecast, peak);
+    for (Resource r : kAllResources) {
+      const std::vector<double>& h = history[static_cast<std::size_t>(r)];
+      const double f = h.empty() ? 0.0 : Forecast(h, d);
+      double p = now[r];
+      for (double x : h) p = std::max(p, x);
+      ASSERT_EQ(forecast[r], std::max(now[r], f)) << "trial " << trial;
+      ASSERT_EQ(peak[r], p) << "trial " << trial;
+    }
+  }
 }
 
 }  // namespace

@@ -403,5 +403,23 @@ RC_GTEST_PROP(PlanPropertyTest, IsDeterministic, ()) {
   }
 }
 
+// The controller plans every round in one PlanWorkspace: whatever the workspace planned
+// before (other clusters, bigger or smaller, with other rules and migrations), the plan must
+// be the one a fresh workspace gives.
+RC_GTEST_PROP(PlanPropertyTest, AReusedWorkspacePlansAsAFreshOne, ()) {
+  const auto seeds =
+      *rc::gen::container<std::vector<std::uint64_t>>(4, rc::gen::arbitrary<std::uint64_t>());
+  PlanWorkspace workspace;
+  for (std::uint64_t seed : seeds) {
+    World w = RandomWorld(seed, seed % 3 == 0);
+    if (seed % 2 == 0) AddMovesInFlight(w, seed);
+    const Plan fresh = MakePlan(w.state, w.policy, T0());
+    const Plan reused = MakePlan(w.state, w.policy, T0(), workspace);
+    RC_CLASSIFY(!fresh.moves.empty(), "plans moves");
+    RC_ASSERT(FormatPlan(reused) == FormatPlan(fresh));
+    RC_ASSERT(reused.load_stddev == fresh.load_stddev);
+  }
+}
+
 }  // namespace
 }  // namespace ballast::core
