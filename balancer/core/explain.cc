@@ -176,7 +176,7 @@ std::string_view BlockerPhrase(Blocker b) {
     case Blocker::kNoMovableVm:
       return "no VM on it could help";
     case Blocker::kInsufficientGain:
-      return "no move gains at least balance.min_gain";
+      return "no move cuts the spread by balance.min_move_gain";
   }
   return "unknown reason";
 }
@@ -201,11 +201,11 @@ std::string ExplainMove(const Move& m) {
              Pct(r.target_before) + " to " + Pct(r.target_after) + ", within its limit " +
              Pct(r.target_limit) + ".";
     case StrategyKind::kBalance:
-      return head + "evens out host load: the std-dev falls from " + Fixed(r.stddev_before, 3) +
-             " to " + Fixed(r.stddev_after, 3) + " (gain " + Fixed(r.score, 3) + " >= min_gain " +
-             Fixed(r.mark, 3) + "); load on " + m.from + " goes from " + Pct(r.source_before) +
-             " to " + Pct(r.source_after) + ", on " + m.to + " from " + Pct(r.target_before) +
-             " to " + Pct(r.target_after) + ".";
+      return head + "evens out host load: the spread of host load falls by " + Fixed(r.score, 3) +
+             " (>= min_move_gain " + Fixed(r.mark, 3) + "), the std-dev from " +
+             Fixed(r.stddev_before, 3) + " to " + Fixed(r.stddev_after, 3) + "; load on " + m.from +
+             " goes from " + Pct(r.source_before) + " to " + Pct(r.source_after) + ", on " + m.to +
+             " from " + Pct(r.target_before) + " to " + Pct(r.target_after) + ".";
     case StrategyKind::kDensity:
       return head + "consolidates load so " + m.from + " (load " + Pct(r.source_before) +
              ") can be emptied; " + m.to + " goes from " + Pct(r.target_before) + " to " +

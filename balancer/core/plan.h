@@ -48,7 +48,7 @@ enum class Blocker {
   // Strategy-level outcomes.
   kNoTarget,          // no host at all to consider (e.g. a one-host cluster)
   kNoMovableVm,       // the host runs no VM that could move
-  kInsufficientGain,  // balance: no move cuts the std-dev by min_gain
+  kInsufficientGain,  // balance: no move cuts the spread by min_move_gain
 };
 
 // "excluded_vm", "cooldown", ...: stable identifiers for machine-readable output.
@@ -64,9 +64,9 @@ struct MoveReason {
   double detected = 0;  // hotspot: the hot resource's level when the plan began
   double target_before = 0;
   double target_after = 0;
-  double mark = 0;           // hotspot: the hot mark crossed; balance: min_gain
+  double mark = 0;           // hotspot: the hot mark crossed; balance: min_move_gain
   double target_limit = 0;   // the level the target had to stay at or under
-  double score = 0;          // hotspot: volume-to-size ratio (per GiB); balance: std-dev gain
+  double score = 0;          // hotspot: volume-to-size ratio (per GiB); balance: cut in the spread
   double stddev_before = 0;  // balance only
   double stddev_after = 0;   // balance only
 };

@@ -224,10 +224,23 @@ double PlanContext::Level(int h, Resource r) const {
 }
 
 double PlanContext::Load(int h) const {
+  return policy_.balance.load == LoadBasis::kForecast ? ForecastLoad(h) : NowLoad(h);
+}
+
+double PlanContext::NowLoad(int h) const {
   double sum = 0;
   for (Resource r : kAllResources) {
     double w = policy_.balance.weights[r];
     if (w > 0) sum += w * Util(h, r);
+  }
+  return sum / weight_sum_;
+}
+
+double PlanContext::ForecastLoad(int h) const {
+  double sum = 0;
+  for (Resource r : kAllResources) {
+    double w = policy_.balance.weights[r];
+    if (w > 0) sum += w * ForecastUtil(h, r);
   }
   return sum / weight_sum_;
 }

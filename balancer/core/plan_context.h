@@ -98,8 +98,11 @@ class PlanContext {
   double ForecastUtil(int h, Resource r) const;
   // max(now, forecast): what hysteresis and target checks compare with the marks.
   double Level(int h, Resource r) const;
-  // Weighted load for balance/density: sum(w_r * util_r) / sum(w_r).
+  // Weighted load for balance/density: sum(w_r * u_r) / sum(w_r), where u is the
+  // utilisation now or its forecast, as policy.balance.load says.
   double Load(int h) const;
+  double NowLoad(int h) const;       // u = Util
+  double ForecastLoad(int h) const;  // u = ForecastUtil
   // Sandpiper's volume: product over enabled resources of 1 / (1 - level), level capped.
   double Volume(int h) const;
   // The unit's share of host h's capacity per resource, now and forecast.

@@ -79,6 +79,23 @@ std::optional<ForecastModel> ParseForecastModel(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view LoadBasisName(LoadBasis b) {
+  switch (b) {
+    case LoadBasis::kNow:
+      return "now";
+    case LoadBasis::kForecast:
+      return "forecast";
+  }
+  return "?";
+}
+
+std::optional<LoadBasis> ParseLoadBasis(std::string_view s) {
+  for (LoadBasis b : {LoadBasis::kNow, LoadBasis::kForecast}) {
+    if (LoadBasisName(b) == s) return b;
+  }
+  return std::nullopt;
+}
+
 std::string_view StrategyName(StrategyKind k) {
   switch (k) {
     case StrategyKind::kHotspot:
@@ -151,10 +168,12 @@ std::vector<PolicyIssue> ValidatePolicy(const Policy& p) {
     }
   }
   if (weight_sum <= 0) out.push_back({"balance.weights", "at least one weight must be > 0"});
-  if (!(p.balance.min_gain > 0 && p.balance.min_gain <= 1)) {
-    out.push_back({"balance.min_gain",
-                   "value " + Num(p.balance.min_gain) + " is out of range; allowed: (0, 1]"});
+  if (!(p.balance.min_move_gain > 0 && p.balance.min_move_gain <= 1)) {
+    out.push_back({"balance.min_move_gain",
+                   "value " + Num(p.balance.min_move_gain) + " is out of range; allowed: (0, 1]"});
   }
+  CheckFraction(out, "balance.min_gain", p.balance.min_gain, true);
+  CheckFraction(out, "balance.surge_weight", p.balance.surge_weight, true);
   CheckFraction(out, "balance.tolerance", p.balance.tolerance, true);
   CheckFraction(out, "density.max_utilization", p.density.max_utilization, false);
   CheckIntRange(out, "density.max_hosts_per_round", p.density.max_hosts_per_round, 1, 1000);

@@ -23,6 +23,10 @@ enum class Mode {
 
 enum class ForecastModel { kEwma, kAr1 };
 
+// What host load balance weighs (and density ranks by): the newest sample, or the forecast
+// of the host's history (detection's model) projected through the planned moves.
+enum class LoadBasis { kNow, kForecast };
+
 enum class StrategyKind { kHotspot, kBalance, kDensity, kDrain };
 
 enum class PinMode { kMust, kShould };
@@ -31,6 +35,8 @@ std::string_view ModeName(Mode m);
 std::optional<Mode> ParseMode(std::string_view s);
 std::string_view ForecastModelName(ForecastModel m);
 std::optional<ForecastModel> ParseForecastModel(std::string_view s);
+std::string_view LoadBasisName(LoadBasis b);
+std::optional<LoadBasis> ParseLoadBasis(std::string_view s);
 std::string_view StrategyName(StrategyKind k);
 std::optional<StrategyKind> ParseStrategyName(std::string_view s);
 std::string_view PinModeName(PinMode m);
@@ -54,7 +60,18 @@ struct Detection {
 struct BalanceOptions {
   // Host load = sum over resources of weight * utilisation, divided by the sum of weights.
   Resources weights = {1.0, 1.0, 0.0};
-  double min_gain = 0.01;   // a move must cut the std-dev of host load by at least this
+  LoadBasis load = LoadBasis::kNow;
+  // A move must cut the spread of host load, the sum over hosts of (load - mean)^2, by at
+  // least this. One move's cut does not depend on the number of hosts: moving a share d
+  // from a host at load a to an equal host at load b cuts it by 2 d (a - b - d).
+  double min_move_gain = 0.02;
+  // Optional older test: a move must also cut the std-dev by at least this (0: off). One
+  // move's cut shrinks as 1 / hosts, so at scale any positive value stops every move.
+  double min_gain = 0.0;
+  // A move off a host that is above a hot mark now (on a weighted resource) counts the
+  // larger of its cut on `load` and surge_weight x its cut on the newest sample: with
+  // load = forecast, a surge the forecast has not caught up with is still relieved.
+  double surge_weight = 0.5;
   double tolerance = 0.05;  // std-dev at or below this is balanced enough: do nothing
 };
 

@@ -25,7 +25,7 @@ const std::map<std::string, std::vector<std::string>> kKnownKeys = {
     {"thresholds", {"cpu", "memory", "network"}},
     {"thresholds.<resource>", {"enabled", "hot", "relieved"}},
     {"detection", {"k", "n", "forecast", "ewma_alpha"}},
-    {"balance", {"weights", "min_gain", "tolerance"}},
+    {"balance", {"weights", "load", "min_move_gain", "min_gain", "surge_weight", "tolerance"}},
     {"balance.weights", {"cpu", "memory", "network"}},
     {"density", {"max_utilization", "max_hosts_per_round", "max_peak_utilization"}},
     {"drain", {"hosts"}},
@@ -239,6 +239,7 @@ class Parser {
 
 const std::vector<std::string> kModeNames = {"off", "recommend", "automatic"};
 const std::vector<std::string> kForecastNames = {"ewma", "ar1"};
+const std::vector<std::string> kLoadBasisNames = {"now", "forecast"};
 const std::vector<std::string> kStrategyNames = {"hotspot", "balance", "density", "drain"};
 const std::vector<std::string> kPinModeNames = {"must", "should"};
 
@@ -359,7 +360,12 @@ void ParseDocument(Parser& p, const YAML::Node& root, Policy& policy) {
         p.Double(w, "balance.weights", core::ResourceName(r), policy.balance.weights[r]);
       }
     }
+    if (YAML::Node l = p.Get(n, "balance", "load")) {
+      p.Enum(l, "balance.load", kLoadBasisNames, core::ParseLoadBasis, policy.balance.load);
+    }
+    p.Double(n, "balance", "min_move_gain", policy.balance.min_move_gain);
     p.Double(n, "balance", "min_gain", policy.balance.min_gain);
+    p.Double(n, "balance", "surge_weight", policy.balance.surge_weight);
     p.Double(n, "balance", "tolerance", policy.balance.tolerance);
   }
 

@@ -66,6 +66,7 @@ TEST(ExplainGoldenTest, BalanceAndDensity) {
   b.Vm("v5", "c", 0.5, 1);
   Policy p = testing::TestPolicy();
   p.strategies = {StrategyKind::kBalance};
+  p.balance.min_move_gain = 0.01;  // the second move cuts the spread by 0.021
   p.limits.max_moves_per_round = 2;
   ClusterState s = b.Build();
   ExpectGolden("balance", MakePlan(s, p, T0()));

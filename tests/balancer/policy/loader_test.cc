@@ -102,6 +102,28 @@ TEST(LoaderTest, DensityPeakLimitLoadsDefaultsAndIsRangeChecked) {
             "allowed: (0, 1]");
 }
 
+TEST(LoaderTest, BalanceGainLoadAndSurgeLoadDefaultsAndAreChecked) {
+  core::Policy d = MustLoad("apiVersion: ballast/v1\n");
+  EXPECT_EQ(d.balance.load, core::LoadBasis::kNow);
+  EXPECT_DOUBLE_EQ(d.balance.min_move_gain, 0.02);
+  EXPECT_DOUBLE_EQ(d.balance.min_gain, 0.0);
+  EXPECT_DOUBLE_EQ(d.balance.surge_weight, 0.5);
+  core::Policy p = MustLoad(
+      "apiVersion: ballast/v1\nbalance: {load: forecast, min_move_gain: 0.1, min_gain: 0.002, "
+      "surge_weight: 0}\n");
+  EXPECT_EQ(p.balance.load, core::LoadBasis::kForecast);
+  EXPECT_DOUBLE_EQ(p.balance.min_move_gain, 0.1);
+  EXPECT_DOUBLE_EQ(p.balance.min_gain, 0.002);
+  EXPECT_DOUBLE_EQ(p.balance.surge_weight, 0.0);
+  EXPECT_EQ(Errors("apiVersion: ballast/v1\nbalance: {load: forcast}\n"),
+            "p.yaml:2:17: balance.load: invalid value 'forcast'; allowed: now, forecast; did you "
+            "mean 'forecast'?");
+  EXPECT_EQ(Errors("apiVersion: ballast/v1\nbalance: {min_move_gain: 0}\n"),
+            "p.yaml:2:26: balance.min_move_gain: value 0 is out of range; allowed: (0, 1]");
+  EXPECT_EQ(Errors("apiVersion: ballast/v1\nbalance: {surge_weight: 1.5}\n"),
+            "p.yaml:2:25: balance.surge_weight: value 1.5 is out of range; allowed: [0, 1]");
+}
+
 TEST(LoaderTest, UnknownKeyNamesPathPositionAndSuggestion) {
   std::string e = Errors("apiVersion: ballast/v1\nthresholds:\n  cpu:\n    hott: 0.9\n");
   EXPECT_EQ(e,
