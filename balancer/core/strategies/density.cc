@@ -16,7 +16,10 @@
 // land only on hosts that will stay.
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -38,6 +41,12 @@ using Ranked = std::tuple<int, double, int>;  // (size class, load, host)
 struct Sizes {
   std::vector<int> of;  // per host with VMs: its size class
   int biggest_kept = 0;
+  // Receivers' loads are at most this minus a unit's least share (SetReceiverBound).
+  double receiver_bound = std::numeric_limits<double>::infinity();
+  double weight_sum = 0;
+  Resources max_cap;  // per resource, over every host
+  // Kept hosts only receive, so their loads stay at or above this during the plan.
+  double least_kept_load = std::numeric_limits<double>::infinity();
 };
 
 class Density final : public Strategy {
@@ -66,8 +75,10 @@ class Density final : public Strategy {
       }
       MarkKeepSet(ctx, limits, ranked, keep);
       for (const auto& [size, load, h] : ranked) {
-        if (keep[static_cast<std::size_t>(h)])
+        if (keep[static_cast<std::size_t>(h)]) {
           sizes.biggest_kept = std::max(sizes.biggest_kept, size);
+          sizes.least_kept_load = std::min(sizes.least_kept_load, load);
+        }
       }
       std::sort(ranked.begin(), ranked.end());
       for (const auto& [size, load, h] : ranked) {
@@ -81,6 +92,7 @@ class Density final : public Strategy {
         candidates.emplace_back(size, load, h);
       }
     }
+    SetReceiverBound(ctx, limits, sizes);
     int emptying = 0;
     for (const auto& [size, load, h] : candidates) {
       if (emptying >= policy.density.max_hosts_per_round) break;
@@ -105,6 +117,42 @@ class Density final : public Strategy {
       w += p.balance.weights[r];
     }
     return w > 0 ? static_cast<int>(std::lround(sum / w / std::log(kSizeStep))) : 0;
+  }
+
+  // Receivers a unit cannot fit are skipped, not scanned: at 10,000 hosts the 1,024 fullest
+  // (the scan's budget) were all too full, and density found no receiver. A receiver t
+  // that takes the unit keeps level_r + share_r <= limit_r on every limited resource, so
+  // its load (a weighted mean of utilisations, each at most its level) is at most
+  // sum w_r limit_r / W minus the unit's weighted share on t, which is least on the
+  // biggest host. No bound when a weighted resource has no limit.
+  static void SetReceiverBound(const PlanContext& ctx, const Resources& limits, Sizes& sizes) {
+    const Policy& p = ctx.policy();
+    double bound = 0;
+    double w = 0;
+    for (Resource r : kAllResources) {
+      if (p.balance.weights[r] <= 0) continue;
+      if (!p.threshold(r).enabled) return;
+      bound += p.balance.weights[r] * limits[r];
+      w += p.balance.weights[r];
+    }
+    if (w <= 0) return;
+    sizes.receiver_bound = bound / w;
+    sizes.weight_sum = w;
+    for (const HostState& hs : ctx.hosts()) {
+      for (Resource r : kAllResources) sizes.max_cap[r] = std::max(sizes.max_cap[r], hs.cap[r]);
+    }
+  }
+
+  // The highest load at which a receiver may still take `unit` (see SetReceiverBound).
+  static double ReceiverBound(const PlanContext& ctx, const Unit& unit, const Sizes& sizes) {
+    if (std::isinf(sizes.receiver_bound)) return sizes.receiver_bound;
+    double least_share = 0;
+    for (Resource r : kAllResources) {
+      const double w = ctx.policy().balance.weights[r];
+      if (w <= 0 || sizes.max_cap[r] <= 0) continue;
+      for (int v : unit) least_share += w * ctx.vm(v).usage[r] / sizes.max_cap[r];
+    }
+    return sizes.receiver_bound - least_share / sizes.weight_sum;
   }
 
   // The best-ranked hosts (biggest, then fullest) whose room under the limits covers the
@@ -175,17 +223,33 @@ class Density final : public Strategy {
       int target = -1;
       int target_size = 0;
       int scanned = 0;
-      for (auto it = ctx.targets_by_load().rbegin(); it != ctx.targets_by_load().rend(); ++it) {
-        if (scanned++ >= kTargetScanBudget) break;
-        const int t = it->second;
-        if (!keep[static_cast<std::size_t>(t)]) continue;
+      const auto& by_load = ctx.targets_by_load();
+      const auto consider = [&](int t) {
+        if (!keep[static_cast<std::size_t>(t)]) return false;
         const int size = sizes.of[static_cast<std::size_t>(t)];
-        if (target >= 0 && size <= target_size) continue;  // a fuller one of its size fits
+        if (target >= 0 && size <= target_size) return false;  // a fuller one of its size fits
         if (ctx.CheckTarget(unit, t, limits, for_real) == Blocker::kNone &&
             PeaksFit(ctx, unit, t)) {
           target = t;
           target_size = size;
-          if (size >= sizes.biggest_kept) break;  // none bigger
+          return size >= sizes.biggest_kept;  // none bigger: stop
+        }
+        return false;
+      };
+      const double bound = ReceiverBound(ctx, unit, sizes);
+      const auto fullest =
+          std::isinf(bound) ? by_load.end() : by_load.upper_bound({bound + 1e-12, INT_MAX});
+      for (auto it = std::make_reverse_iterator(fullest); it != by_load.rend(); ++it) {
+        if (scanned++ >= kTargetScanBudget || consider(it->second)) break;
+      }
+      // In a big cluster the budget can run out among hosts full on one resource (the
+      // weighted load orders them, not the fit): then the least loaded kept hosts, which
+      // fit if any does, from the bottom up.
+      if (target < 0 && scanned > kTargetScanBudget) {
+        scanned = 0;
+        for (auto it = by_load.lower_bound({sizes.least_kept_load, INT_MIN}); it != fullest; ++it) {
+          if (scanned++ >= kTargetScanBudget || consider(it->second)) break;
+          if (target >= 0) break;
         }
       }
       if (target < 0) return false;

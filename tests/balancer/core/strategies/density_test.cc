@@ -153,5 +153,50 @@ TEST(DensityTest, ReceiversCountThePeaksOfVmsArrivingOnThem) {
   EXPECT_TRUE(MakePlan(build({1, 7, 1}), p, T0()).moves.empty());
 }
 
+// More hosts above the density limit than a target scan looks at (kTargetScanBudget, 1,024):
+// the receivers are below them in load order, and density must still find the fullest one
+// that fits. Until 2026-12-02 it scanned from the fullest host down and gave up at 10,000
+// hosts.
+TEST(DensityTest, FindsAReceiverBelowMoreFullHostsThanAScanLooksAt) {
+  ClusterBuilder b;
+  for (int i = 0; i < 1100; ++i) {
+    b.Host("full-" + std::to_string(i))
+        .Vm("f" + std::to_string(i), "full-" + std::to_string(i), 9.92);
+  }
+  for (int i = 0; i < 600; ++i) {
+    b.Host("mid-" + std::to_string(i)).Vm("m" + std::to_string(i), "mid-" + std::to_string(i), 3.2);
+  }
+  b.Host("mid-top").Vm("mt", "mid-top", 6.4);  // 40 %: the fullest that fits
+  b.Host("idle").Vm("i", "idle", 0.8);
+  Policy p = DensityPolicy();
+  p.balance.weights = {1, 0, 0};
+  Plan plan = MakePlan(b.Build(), p, T0());
+  ASSERT_EQ(plan.moves.size(), 1u) << plan.unrelieved.size();
+  EXPECT_EQ(plan.moves[0].vm_name, "i");
+  EXPECT_EQ(plan.moves[0].to, "mid-top");
+}
+
+// Over 1,024 kept hosts whose weighted load is low enough to look like receivers, but whose
+// CPU is above the density limit (CPU 65 %, memory 45 %): the scan from the fullest runs
+// out of budget among them, and density must fall back to the least loaded kept hosts.
+TEST(DensityTest, FallsBackToTheLeastLoadedKeptHostsWhenTheFullestDoNotFit) {
+  ClusterBuilder b;
+  for (int i = 0; i < 1100; ++i) {
+    const std::string h = "cpufull-" + std::to_string(i);
+    b.Host(h).Vm("f" + std::to_string(i), h, 10.4, 28.8);
+  }
+  for (int i = 0; i < 600; ++i) {
+    const std::string h = "mid-" + std::to_string(i);
+    b.Host(h).Vm("m" + std::to_string(i), h, 3.2, 12.8);
+  }
+  b.Host("idle").Vm("i", "idle", 0.8, 2);
+  Policy p = DensityPolicy();
+  p.balance.weights = {1, 1, 0};
+  Plan plan = MakePlan(b.Build(), p, T0());
+  ASSERT_EQ(plan.moves.size(), 1u);
+  EXPECT_EQ(plan.moves[0].vm_name, "i");
+  EXPECT_EQ(plan.moves[0].to.substr(0, 4), "mid-");
+}
+
 }  // namespace
 }  // namespace ballast::core
