@@ -227,20 +227,17 @@ double PlanContext::Load(int h) const {
   return policy_.balance.load == LoadBasis::kForecast ? ForecastLoad(h) : NowLoad(h);
 }
 
-double PlanContext::NowLoad(int h) const {
-  double sum = 0;
-  for (Resource r : kAllResources) {
-    double w = policy_.balance.weights[r];
-    if (w > 0) sum += w * Util(h, r);
-  }
-  return sum / weight_sum_;
-}
+double PlanContext::NowLoad(int h) const { return WeightedLoad(h, &PlanContext::Util); }
 
 double PlanContext::ForecastLoad(int h) const {
+  return WeightedLoad(h, &PlanContext::ForecastUtil);
+}
+
+double PlanContext::WeightedLoad(int h, double (PlanContext::*util)(int, Resource) const) const {
   double sum = 0;
   for (Resource r : kAllResources) {
     double w = policy_.balance.weights[r];
-    if (w > 0) sum += w * ForecastUtil(h, r);
+    if (w > 0) sum += w * (this->*util)(h, r);
   }
   return sum / weight_sum_;
 }

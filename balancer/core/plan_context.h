@@ -161,6 +161,8 @@ class PlanContext {
   std::vector<Unrelieved>& unrelieved() { return unrelieved_; }
 
  private:
+  // sum(w_r * util(h, r)) / sum(w_r) over the weighted resources.
+  double WeightedLoad(int h, double (PlanContext::*util)(int, Resource) const) const;
   // VMs bound together by affinity and kept apart by the same anti-affinity group.
   struct Conflict {
     std::vector<int> affinity;  // indices into policy.rules.affinity
