@@ -144,13 +144,17 @@ class Density final : public Strategy {
   }
 
   // The highest load at which a receiver may still take `unit` (see SetReceiverBound).
-  static double ReceiverBound(const PlanContext& ctx, const Unit& unit, const Sizes& sizes) {
+  static double ReceiverBound(const PlanContext& ctx, const Unit& unit, const Resources& limits,
+                              const Sizes& sizes) {
     if (std::isinf(sizes.receiver_bound)) return sizes.receiver_bound;
     double least_share = 0;
     for (Resource r : kAllResources) {
       const double w = ctx.policy().balance.weights[r];
       if (w <= 0 || sizes.max_cap[r] <= 0) continue;
-      for (int v : unit) least_share += w * ctx.vm(v).usage[r] / sizes.max_cap[r];
+      double share = 0;
+      for (int v : unit) share += ctx.vm(v).usage[r] / sizes.max_cap[r];
+      // At most the limit: a host that does not know its capacity is not checked on r.
+      least_share += w * std::min(share, limits[r]);
     }
     return sizes.receiver_bound - least_share / sizes.weight_sum;
   }
@@ -236,7 +240,7 @@ class Density final : public Strategy {
         }
         return false;
       };
-      const double bound = ReceiverBound(ctx, unit, sizes);
+      const double bound = ReceiverBound(ctx, unit, limits, sizes);
       const auto fullest =
           std::isinf(bound) ? by_load.end() : by_load.upper_bound({bound + 1e-12, INT_MAX});
       for (auto it = std::make_reverse_iterator(fullest); it != by_load.rend(); ++it) {
