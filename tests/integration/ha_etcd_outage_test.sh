@@ -62,7 +62,7 @@ no_leader_alert() { [[ $(alerts BallastNoLeader) -ge 1 ]]; }
 lab_wait 20 "the BallastNoLeader alert's series" no_leader_alert
 CTL=(env BALLAST_ENDPOINT="$(cat "$LAB/b1/control")" BALLAST_ADMIN_KEY="$LAB/keys/admin.key"
   BALLAST_SERVER_KEY="$LAB/keys/balancer.pub" "$BALLAST_BIN/ballastctl")
-"${CTL[@]}" status | grep -q "etcd UNREACHABLE" || lab_die "ballastctl status does not say etcd is unreachable"
+"${CTL[@]}" status | grep "etcd UNREACHABLE" >/dev/null || lab_die "ballastctl status does not say etcd is unreachable"
 
 # A hotspot while etcd is away: both plan the move (warm), neither starts it.
 lab_boot_guest a batch load60 64

@@ -23,7 +23,7 @@ lab_wait 15 "b2 to be a standby of b1" ha_status b2 's["ha"]["leader"] == "b1" a
 # ballastctl against the standby: status answers, drain is refused naming the leader.
 CTL=(env BALLAST_ENDPOINT="$(cat "$LAB/b2/control")" BALLAST_ADMIN_KEY="$LAB/keys/admin.key"
   BALLAST_SERVER_KEY="$LAB/keys/balancer.pub" "$BALLAST_BIN/ballastctl")
-"${CTL[@]}" status | grep -q "b2 is a standby; leader: b1" || lab_die "ballastctl status on b2"
+"${CTL[@]}" status | grep "b2 is a standby; leader: b1" >/dev/null || lab_die "ballastctl status on b2"
 if "${CTL[@]}" drain c >"$LAB/drain.out" 2>&1; then lab_die "the standby accepted a drain"; fi
 grep -q "not_leader: .*standby; ask the leader 'b1'" "$LAB/drain.out" ||
   lab_die "refusal does not name the leader: $(cat "$LAB/drain.out")"
