@@ -13,9 +13,9 @@ Result<CollectorConfig> LoadCollectorConfig(const std::string& file) {
   if (!root.ok()) return root.status();
   CollectorConfig c;
   std::vector<std::string> errors;
-  YamlMapReader top(*root, file, "",
-                    {"host", "source", "interval", "capacity", "balancer", "metrics_listen"},
-                    &errors);
+  YamlMapReader top(
+      *root, file, "",
+      {"host", "source", "interval", "libvirt", "capacity", "balancer", "metrics_listen"}, &errors);
   top.Enum("source", &c.source, {"libvirt", "xenstat"});
   top.Duration("interval", &c.interval, std::chrono::milliseconds(100), std::chrono::hours(1));
   top.String("metrics_listen", &c.metrics_listen);
@@ -27,6 +27,10 @@ Result<CollectorConfig> LoadCollectorConfig(const std::string& file) {
   h.String("libvirt_uri", &c.libvirt_uri);
   h.String("advertised_uri", &c.advertised_uri);
   h.String("migration_address", &c.migration_address);
+
+  YAML::Node lv = top.Get("libvirt");
+  YamlMapReader l(lv, file, "libvirt", {"block_stats"}, &errors);
+  l.Bool("block_stats", &c.libvirt_block_stats);
 
   YAML::Node cap = top.Get("capacity");
   YamlMapReader k(cap, file, "capacity", {"cpu_cores", "memory", "nic_bits_per_second"}, &errors);

@@ -21,6 +21,8 @@ struct CollectorConfig {
   // source:
   std::string source = "libvirt";  // libvirt | xenstat
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
+  // libvirt: (the libvirt source only)
+  bool libvirt_block_stats = false;  // per-disk byte counters; costs QEMU monitor queries
   // capacity overrides (test hosts share one machine's cores; reserve capacity for dom0):
   std::optional<double> cpu_cores;
   std::optional<std::uint64_t> memory_bytes;

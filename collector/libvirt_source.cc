@@ -1,9 +1,12 @@
 #include "collector/libvirt_source.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <unordered_map>
 
 #include "collector/libvirt_stats_map.h"
 #include "common/libvirt_handles.h"
@@ -54,7 +57,8 @@ LibvirtParamValue ToValue(const virTypedParameter& p) {
 
 class LibvirtSource final : public StatsSource {
  public:
-  explicit LibvirtSource(std::string uri) : uri_(std::move(uri)) {
+  LibvirtSource(std::string uri, LibvirtSourceOptions options)
+      : uri_(std::move(uri)), options_(options) {
     libvirt::SilenceDefaultErrorPrinting();
   }
   std::string_view name() const override { return "libvirt"; }
@@ -98,6 +102,7 @@ class LibvirtSource final : public StatsSource {
     host_uuid_ = caps ? HostUuidFromCapabilities(caps) : "";
     std::free(caps);
     conn_ = std::move(c);
+    cpu_source_.clear();  // a restarted daemon may run its domains differently
     backoff_ = std::chrono::milliseconds(0);
     BLOG(kInfo) << "connected to libvirt at " << uri_ << " (host uuid " << host_uuid_ << ", "
                 << info.cpus << " CPUs, " << (info.memory / 1024) << " MiB)";
@@ -118,61 +123,114 @@ class LibvirtSource final : public StatsSource {
     r.capacity.cpu_hz = static_cast<std::uint64_t>(node_info_.mhz) * 1000000;
     ReadHostCounters(&r.counters);
 
+    // Only groups that libvirt answers without the QEMU monitor (state, interface: from its
+    // own domain objects and the tap devices' counters). The cpu, balloon and vcpu groups
+    // make libvirt take a query job and ask every guest's QEMU (query-stats, query-balloon,
+    // qom-list, qom-get, query-stats-schemas); block asks query-blockstats twice and
+    // query-named-block-nodes. CPU time, memory and vCPUs come from virDomainGetInfo and
+    // virDomainGetCPUStats below, which answer the same numbers without the monitor.
+    unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_INTERFACE;
+    if (options_.block_stats) stats |= VIR_DOMAIN_STATS_BLOCK;
     DomainStatsList list;
-    const unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-                           VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
-                           VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
-    // NOWAIT: a domain busy in a job (a live migration) would otherwise block the whole
-    // read for up to 30 s; its job-bound fields come from virDomainGetInfo instead.
+    // NOWAIT: with the block group, a domain busy in a job (a live migration) would otherwise
+    // block the whole read for up to 30 s.
     int n = virConnectGetAllDomainStats(
         conn_.get(), stats, list.out(),
         VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
     if (n < 0) return LastError("virConnectGetAllDomainStats");
+    std::unordered_map<std::string, CpuSource> seen;
+    seen.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
       virDomainStatsRecordPtr rec = list.get()[i];
       char uuid[VIR_UUID_STRING_BUFLEN];
       if (virDomainGetUUIDString(rec->dom, uuid) != 0) continue;  // vanished meanwhile
       const char* dom_name = virDomainGetName(rec->dom);
       LibvirtParams params;
-      params.reserve(static_cast<std::size_t>(rec->nparams));
+      params.reserve(static_cast<std::size_t>(rec->nparams) + 4);
       for (int p = 0; p < rec->nparams; ++p) {
         params.emplace_back(rec->params[p].field, ToValue(rec->params[p]));
       }
-      AddInfoFallback(rec->dom, &params);
+      Status st = AddCpuAndMemory(rec->dom, uuid, &params, &seen);
+      if (!st.ok()) {
+        // The daemon gone mid-read: no reading at all (never a host that looks empty).
+        if (virConnectIsAlive(conn_.get()) != 1) return st;
+        // A domain shutting down between listing and reading: skip it this time.
+        BLOG(kDebug) << "domain " << (dom_name ? dom_name : uuid) << ": " << st.message();
+        continue;
+      }
       auto vm = MapLibvirtDomainStats(uuid, dom_name ? dom_name : "", params);
       if (!vm.ok()) {
-        // A domain shutting down between listing and reading: skip it this time.
         BLOG(kDebug) << vm.status().message();
         continue;
       }
-      if (vm->vcpus == 0) {
-        virDomainInfo info{};
-        if (virDomainGetInfo(rec->dom, &info) == 0) vm->vcpus = info.nrVirtCpu;
-      }
       r.vms.push_back(std::move(*vm));
     }
+    cpu_source_ = std::move(seen);  // forget domains that are gone
     return r;
   }
 
-  // Fields NOWAIT may leave out, from virDomainGetInfo (which takes no job).
-  static void AddInfoFallback(virDomainPtr dom, LibvirtParams* params) {
-    bool cpu = false;
-    bool mem = false;
-    for (const auto& [key, v] : *params) {
-      cpu |= key == "cpu.time";
-      mem |= key == "balloon.current";
-    }
-    if (cpu && mem) return;
+  // Where a domain's CPU time comes from, decided when the collector first sees it and kept
+  // for its life, so one VM's cumulative counter never switches between two sources.
+  enum class CpuSource : std::uint8_t {
+    kCgroup,   // virDomainGetCPUStats: the domain's cgroup (ns), as the cpu group reads it
+    kProcess,  // virDomainGetInfo: the QEMU process's /proc times, as the cpu group reads
+               // them when the daemon runs no cgroups (a session daemon)
+  };
+
+  // Appends cpu.time, balloon.current, balloon.maximum and vcpu.current, from calls that
+  // take no job and never reach QEMU's monitor.
+  Status AddCpuAndMemory(virDomainPtr dom, const std::string& uuid, LibvirtParams* params,
+                         std::unordered_map<std::string, CpuSource>* seen) {
     virDomainInfo info{};
-    if (virDomainGetInfo(dom, &info) != 0) {
-      virResetLastError();
-      return;
+    if (virDomainGetInfo(dom, &info) != 0) return LastError("virDomainGetInfo");
+    std::uint64_t cpu_ns = info.cpuTime;
+    auto known = cpu_source_.find(uuid);
+    std::optional<CpuSource> source;
+    if (known != cpu_source_.end()) source = known->second;
+    if (!source || *source == CpuSource::kCgroup) {
+      auto cgroup_ns = CgroupCpuTime(dom);
+      if (cgroup_ns.ok()) {
+        source = CpuSource::kCgroup;
+        cpu_ns = *cgroup_ns;
+      } else if (!source && (cgroup_ns.status().code() == Status::Code::kFailedPrecondition)) {
+        source = CpuSource::kProcess;  // no cgroup for this domain: /proc it is
+      } else {
+        return cgroup_ns.status();
+      }
     }
-    if (!cpu) params->emplace_back("cpu.time", std::uint64_t{info.cpuTime});
-    if (!mem) {
-      params->emplace_back("balloon.current", std::uint64_t{info.memory});
-      params->emplace_back("balloon.maximum", std::uint64_t{info.maxMem});
+    (*seen)[uuid] = *source;
+    params->emplace_back("cpu.time", cpu_ns);
+    params->emplace_back("balloon.current", std::uint64_t{info.memory});
+    params->emplace_back("balloon.maximum", std::uint64_t{info.maxMem});
+    params->emplace_back("vcpu.current", std::uint64_t{info.nrVirtCpu});
+    return Status::Ok();
+  }
+
+  // The domain's total CPU time from its cgroup. FailedPrecondition when the daemon keeps no
+  // cgroup for it (libvirt: "cgroup CPUACCT controller is not mounted") or the driver has no
+  // such call.
+  static Result<std::uint64_t> CgroupCpuTime(virDomainPtr dom) {
+    std::array<virTypedParameter, 4> p{};
+    const int n = virDomainGetCPUStats(dom, p.data(), static_cast<unsigned>(p.size()), -1, 1, 0);
+    if (n < 0) {
+      virErrorPtr err = virGetLastError();
+      const int code = err ? err->code : 0;
+      Status st = LastError("virDomainGetCPUStats");
+      if (code == VIR_ERR_OPERATION_INVALID || code == VIR_ERR_NO_SUPPORT) {
+        return Status::FailedPrecondition(st.message());
+      }
+      return st;
     }
+    std::optional<std::uint64_t> ns;
+    for (int i = 0; i < n; ++i) {
+      if (std::strcmp(p[i].field, VIR_DOMAIN_CPU_STATS_CPUTIME) == 0 &&
+          p[i].type == VIR_TYPED_PARAM_ULLONG) {
+        ns = p[i].value.ul;
+      }
+    }
+    virTypedParamsClear(p.data(), n);
+    if (!ns) return Status::FailedPrecondition("virDomainGetCPUStats: no cpu_time");
+    return *ns;
   }
 
   void ReadHostCounters(HostCounters* out) {
@@ -203,17 +261,19 @@ class LibvirtSource final : public StatsSource {
   }
 
   std::string uri_;
+  LibvirtSourceOptions options_;
   ConnectPtr conn_;
   virNodeInfo node_info_{};
   std::string host_uuid_;
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point next_attempt_{};
+  std::unordered_map<std::string, CpuSource> cpu_source_;  // by domain UUID
 };
 
 }  // namespace
 
-std::unique_ptr<StatsSource> MakeLibvirtSource(std::string uri) {
-  return std::make_unique<LibvirtSource>(std::move(uri));
+std::unique_ptr<StatsSource> MakeLibvirtSource(std::string uri, LibvirtSourceOptions options) {
+  return std::make_unique<LibvirtSource>(std::move(uri), options);
 }
 
 }  // namespace ballast

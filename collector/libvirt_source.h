@@ -1,7 +1,9 @@
 #pragma once
 
-// The libvirt stats source: one connection to one hypervisor URI, read with
-// virConnectGetAllDomainStats (active domains), virNodeGetInfo and virNodeGetCPUStats.
+// The libvirt stats source: one connection to one hypervisor URI. Per read: one
+// virConnectGetAllDomainStats (active domains; state and interface groups only), per domain
+// virDomainGetInfo and virDomainGetCPUStats, and virNodeGetCPUStats / virNodeGetFreeMemory.
+// None of them reaches a guest's QEMU monitor (unless block stats are asked for).
 // Connects lazily; when libvirtd goes away it drops the connection and reconnects on later
 // reads with exponential backoff (0.5 s doubling to 30 s), returning kUnavailable meanwhile.
 
@@ -12,6 +14,13 @@
 
 namespace ballast {
 
-std::unique_ptr<StatsSource> MakeLibvirtSource(std::string uri);
+struct LibvirtSourceOptions {
+  // Also read per-disk byte counters (the block group: query-blockstats twice and
+  // query-named-block-nodes on every guest's monitor per read). The balancer does not use
+  // them; off by default.
+  bool block_stats = false;
+};
+
+std::unique_ptr<StatsSource> MakeLibvirtSource(std::string uri, LibvirtSourceOptions options = {});
 
 }  // namespace ballast

@@ -8,7 +8,10 @@
 namespace ballast {
 
 Result<std::unique_ptr<StatsSource>> MakeStatsSource(const CollectorConfig& config) {
-  if (config.source == "libvirt") return MakeLibvirtSource(config.libvirt_uri);
+  if (config.source == "libvirt") {
+    return MakeLibvirtSource(config.libvirt_uri,
+                             LibvirtSourceOptions{.block_stats = config.libvirt_block_stats});
+  }
   if (config.source == "xenstat") {
 #ifdef BALLAST_WITH_XENSTAT
     return MakeXenstatSource();

@@ -101,11 +101,19 @@ lab_start_host() {
   mkdir -p "$d/cfg/libvirt" "$d/cache" "$d/run" "$d/sock" "$d/home"
   local uuid
   uuid=$(printf '6a11a570-0000-4000-8000-%012d' "$index")
+  # LAB_MONITOR_LOG=1: libvirtd also logs every command it sends to a guest's QEMU monitor
+  # (QEMU_MONITOR_SEND_MSG lines), so a test can count them.
+  local log_level=3 log_filters=""
+  if [[ -n ${LAB_MONITOR_LOG:-} ]]; then
+    log_level=2
+    log_filters='log_filters = "2:qemu.qemu_monitor 3:*"'
+  fi
   cat >"$d/cfg/libvirt/libvirtd.conf" <<CONF
 host_uuid = "$uuid"
 unix_sock_dir = "$d/sock"
 unix_sock_rw_perms = "0777"
-log_outputs = "3:file:$d/libvirtd.log"
+$log_filters
+log_outputs = "$log_level:file:$d/libvirtd.log"
 CONF
   local port_min=$((49152 + index * 100))
   cat >"$d/cfg/libvirt/qemu.conf" <<CONF

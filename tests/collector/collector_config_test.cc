@@ -49,6 +49,22 @@ balancer:
   EXPECT_EQ(*c->memory_bytes, 2ull << 30);
   EXPECT_EQ(c->nic_bits_per_second, 1'000'000'000u);
   EXPECT_FALSE(c->plaintext);
+  EXPECT_FALSE(c->libvirt_block_stats);  // off unless asked for: it costs QEMU monitor queries
+}
+
+TEST(CollectorConfigTest, BlockStatsAreAskedForExplicitly) {
+  auto c = LoadCollectorConfig(
+      WriteTemp("host: {name: a}\nlibvirt: {block_stats: true}\nbalancer: {endpoint: tcp://x:1, "
+                "plaintext: true}\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->libvirt_block_stats);
+  const std::string file = WriteTemp("host: {name: a}\nlibvirt:\n  block_stat: true\n");
+  auto bad = LoadCollectorConfig(file);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(
+                file + ":3:3: unknown key 'libvirt.block_stat'; did you mean 'block_stats'?"),
+            std::string::npos)
+      << bad.status().message();
 }
 
 TEST(CollectorConfigTest, CurveIsRequiredUnlessPlaintextIsExplicit) {

@@ -112,6 +112,8 @@ write("collector_config_fuzz", "seed-readme.yaml", """host:
   migration_address: 10.0.0.11
 source: libvirt
 interval: 1s
+libvirt:
+  block_stats: false
 capacity:
   cpu_cores: 14
 balancer:
