@@ -677,6 +677,7 @@ class Simulator final : private controller::Actuator, private controller::Observ
               std::optional<std::chrono::nanoseconds>) override {
     planned_ = true;
     ++res_.plans;
+    res_.plan_moves.push_back(static_cast<int>(plan.moves.size()));
     res_.unrelieved += static_cast<long>(plan.unrelieved.size());
     for (const core::Unrelieved& u : plan.unrelieved) {
       if (res_.unrelieved_samples.size() >= o_.keep_unrelieved) break;

@@ -143,8 +143,9 @@ struct SimResult {
   int max_active_hosts = 0;
   int min_active_hosts = 0;
   long plans = 0;
-  double plan_seconds = 0;  // wall time spent in MakePlan (measured by the caller's clock)
-  long unrelieved = 0;      // unrelieved entries over all plans
+  std::vector<int> plan_moves;  // the number of moves in each plan, in order
+  double plan_seconds = 0;      // wall time spent in MakePlan (measured by the caller's clock)
+  long unrelieved = 0;          // unrelieved entries over all plans
   // Per host type ("G4", "G5", ...): host-hours on, energy and host-hours above capacity.
   struct TypeFigures {
     double host_hours = 0;

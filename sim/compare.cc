@@ -41,6 +41,12 @@ std::string Fmt(const char* format, double v) {
   return buf;
 }
 
+// How far a measured figure is below its "<=" target (target / measured - 1; negative when
+// missed), as " (margin +12%)"; empty for a measured 0.
+std::string Margin(double measured, double target) {
+  return measured > 0 ? Fmt(" (margin %+.0f%%)", 100 * (target / measured - 1)) : "";
+}
+
 struct Verdict {
   std::string day;
   std::string what;
@@ -241,29 +247,26 @@ class Comparison {
   void JudgeBalanceEarnsItsMoves(const std::string& day, const SimResult& hotspot,
                                  const SimResult& balance, const SimResult& greedy) {
     const std::string what = "issue 18: balance (" + std::to_string(balance.hosts) + " hosts)";
-    auto margin = [](double measured, double target) {
-      return measured > 0 ? Fmt(" (margin %+.0f%%)", 100 * (target / measured - 1)) : "";
-    };
     verdicts_.push_back({day, what + ": host-h > 100%",
                          "<= hotspot " + Fmt("%.2f h", hotspot.overload_host_hours),
                          Fmt("%.2f h", balance.overload_host_hours) +
-                             margin(balance.overload_host_hours, hotspot.overload_host_hours),
+                             Margin(balance.overload_host_hours, hotspot.overload_host_hours),
                          balance.overload_host_hours <= hotspot.overload_host_hours});
     const double half = static_cast<double>(greedy.migrations) / 2;
     verdicts_.push_back(
         {day, what + ": migrations", "<= greedy / 2 = " + Fmt("%.0f", half),
-         std::to_string(balance.migrations) + margin(static_cast<double>(balance.migrations), half),
+         std::to_string(balance.migrations) + Margin(static_cast<double>(balance.migrations), half),
          static_cast<double>(balance.migrations) <= half});
     verdicts_.push_back({day, what + ": std-dev of load",
                          "<= greedy " + Fmt("%.3f", greedy.mean_load_stddev),
                          Fmt("%.3f", balance.mean_load_stddev) +
-                             margin(balance.mean_load_stddev, greedy.mean_load_stddev),
+                             Margin(balance.mean_load_stddev, greedy.mean_load_stddev),
                          balance.mean_load_stddev <= greedy.mean_load_stddev + 1e-12});
     const core::Policy& policy = policies_.at("balance");
-    // Plans run on the step (interval 60 s = step), so a step's migrations are a round's.
+    // Counted on the plans themselves, whatever the policy's interval and the step.
     int at_cap = 0;
     int most = 0;
-    for (int n : balance.migrations_started) {
+    for (int n : balance.plan_moves) {
       most = std::max(most, n);
       if (n >= policy.limits.max_moves_per_round) ++at_cap;
     }
@@ -330,13 +333,10 @@ class Comparison {
   // "<=" target: how far below it; negative when missed).
   void JudgeIssue18(const std::string& day, const SimResult& kept, const SimResult& drop) {
     const std::string what = "issue 18: density";
-    auto margin = [](double measured, double target) {
-      return measured > 0 ? Fmt(" (margin %+.0f%%)", 100 * (target / measured - 1)) : "";
-    };
     auto at_most = [&](const std::string& name, double measured, double target, const char* format,
                        const std::string& target_text) {
       verdicts_.push_back({day, what + " drop-idle: " + name, target_text,
-                           Fmt(format, measured) + margin(measured, target), measured <= target});
+                           Fmt(format, measured) + Margin(measured, target), measured <= target});
     };
     const PublishedRun* lr = FindPublished(day, "LR-MMT-1.2");
     const PublishedRun* thr = FindPublished(day, "THR-MMT-0.8");

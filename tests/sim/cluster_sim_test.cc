@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <numeric>
+
 #include "balancer/core/policy.h"
 #include "tests/sim/test_workloads.h"
 
@@ -103,6 +105,11 @@ TEST(RunSimulation, HotspotMovesWithMigrationTimeAndOverhead) {
   EXPECT_EQ(r->migrations_started[0], 0);
   EXPECT_EQ(r->migrations_started[1], 1);
   EXPECT_EQ(r->moves[0].time, 60);
+  // One entry per plan (what compare's round-cap verdict counts): the first with the move.
+  ASSERT_EQ(static_cast<long>(r->plan_moves.size()), r->plans);
+  ASSERT_FALSE(r->plan_moves.empty());
+  EXPECT_EQ(r->plan_moves[0], 1);
+  EXPECT_EQ(std::accumulate(r->plan_moves.begin(), r->plan_moves.end(), 0), 1);
   // Step 0: h0 at 95 %, h1 at 10 %. Step 1: + 10 % of a's 60 for 10 of 60 s on both ends.
   ASSERT_FALSE(r->host_utilization.empty());
   EXPECT_NEAR(r->host_utilization[0][0], 0.95, 1e-6);
