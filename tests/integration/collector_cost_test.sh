@@ -5,12 +5,7 @@
 # spinning guest and an idle one (with a NIC on a tap of its own when run as root); the real
 # collector publishing to the real balancer over CURVE.
 #   collector_cost_test.sh BIN_DIR
-set -euo pipefail
-BALLAST_BIN=$(cd "$1" && pwd)
-export BALLAST_BIN
-HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../deploy/lab/lab.sh"
-source "$HERE/harness.sh"
+source "$(dirname "$0")/e2e_preamble.sh"
 
 export LAB_MONITOR_LOG=1
 lab_init "${TMPDIR:-/tmp}/ballast-it-cost-$$"
