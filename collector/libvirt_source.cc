@@ -126,7 +126,7 @@ class LibvirtSource final : public StatsSource {
     // Only groups that libvirt answers without the QEMU monitor (state, interface: from its
     // own domain objects and the tap devices' counters). The cpu, balloon and vcpu groups
     // make libvirt take a query job and ask every guest's QEMU (query-stats, query-balloon,
-    // qom-list, qom-get, query-stats-schemas); block asks query-blockstats twice and
+    // qom-get, query-stats-schemas); block asks query-blockstats twice and
     // query-named-block-nodes. CPU time, memory and vCPUs come from virDomainGetInfo and
     // virDomainGetCPUStats below, which answer the same numbers without the monitor.
     unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_INTERFACE;
