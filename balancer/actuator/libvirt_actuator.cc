@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "balancer/actuator/migration_actuator.h"
@@ -26,6 +28,10 @@ using libvirt::DomainPtr;
 using libvirt::LastError;
 using Clock = std::chrono::steady_clock;
 
+// After a reported success, how long the destination may take to show the VM running.
+constexpr int kVerifySettleTries = 20;
+constexpr std::chrono::milliseconds kVerifySettleStep{250};
+
 std::chrono::milliseconds Since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
 }
@@ -34,6 +40,22 @@ bool IsRunning(virDomainPtr dom) {
   int state = 0;
   int reason = 0;
   return virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING;
+}
+
+// libvirt's domain state as virsh names it, with the reason's number ("paused (reason 2)"),
+// for errors: an admin reads it next to `virsh domstate --reason`.
+std::string DescribeState(virDomainPtr dom) {
+  int state = 0;
+  int reason = 0;
+  if (virDomainGetState(dom, &state, &reason, 0) != 0) {
+    virResetLastError();
+    return "in a state libvirt could not read";
+  }
+  static const char* const kNames[] = {"no state",  "running",  "blocked", "paused",
+                                       "shut down", "shut off", "crashed", "suspended (pm)"};
+  const char* name =
+      state >= 0 && state < static_cast<int>(std::size(kNames)) ? kNames[state] : "unknown";
+  return std::string(name) + " (reason " + std::to_string(reason) + ")";
 }
 
 class LibvirtActuator final : public MigrationActuator {
@@ -320,10 +342,20 @@ class LibvirtActuator final : public MigrationActuator {
       LocateAfterFailure(src.get(), req, &r);
       return r;
     }
+    // The destination's driver marks the domain running before the call returns, but its
+    // own events can still change that state for a moment after (seen once on Xen, state
+    // not recorded): a short settle before calling a reported success a failure.
     DomainPtr moved(virDomainLookupByUUIDString(dst.get(), req.vm_uuid.c_str()));
+    for (int i = 0; i < kVerifySettleTries && moved && !IsRunning(moved.get()); ++i) {
+      std::this_thread::sleep_for(kVerifySettleStep);
+    }
     if (!moved || !IsRunning(moved.get())) {
+      r.error = "libvirt reported success but " + req.vm_name + " is not running on " +
+                req.to_host + ": " +
+                (moved ? "it is " + DescribeState(moved.get()) + " there"
+                       : "libvirt there does not know it (" +
+                             LastError("virDomainLookupByUUIDString").message() + ")");
       virResetLastError();
-      r.error = "libvirt reported success but " + req.vm_name + " is not running on " + req.to_host;
       LocateAfterFailure(src.get(), req, &r);
       return r;
     }

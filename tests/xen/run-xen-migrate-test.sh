@@ -123,7 +123,7 @@ on_exit() {
     for h in "${hosts[@]}"; do
       if [[ -n ${ctl_port[$h]:-} ]]; then
         echo "===== $h: xl list, logs ====="
-        dom0 "$h" 'xl list; for f in /var/log/collector.log /var/log/balancer.log /var/log/libvirt/libvirtd.log /var/log/libvirt/libxl/libxl-driver.log /var/log/xen/console/*.log; do [ -f $f ] && { echo "--- $f"; tail -n 60 $f; }; done' 2>/dev/null || true
+        dom0 "$h" 'xl list; for d in $(virsh -c xen:///system list --all --name); do echo "libvirt: $d $(virsh -c xen:///system domstate $d --reason)"; done; for f in /var/log/collector.log /var/log/balancer.log /var/log/libvirt/libvirtd.log /var/log/libvirt/libxl/libxl-driver.log /var/log/xen/console/*.log; do [ -f $f ] && { echo "--- $f"; tail -n 60 $f; }; done' 2>/dev/null || true
       fi
       if [[ -f $work/serial-$h.log ]]; then
         echo "===== $h: serial console ====="
