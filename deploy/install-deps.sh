@@ -26,6 +26,7 @@ packages=(
   # real libvirt test hosts and guests for the integration tests and the demo
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   iproute2 procps util-linux python3 nasm
+  tini  # a subreaper for the test hosts' QEMUs (deploy/lab/lab.sh)
   # a real Prometheus for the metrics tests and the demo
   prometheus
   # high availability (balancer ha:): etcd as the coordination engine, libcurl for its v3
