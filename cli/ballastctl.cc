@@ -331,15 +331,18 @@ std::optional<long long> ParseSince(const std::string& s) {
   return static_cast<long long>(timegm(&tm)) * 1000;
 }
 
-// Polls `done` every second up to `timeout`; prints `progress` lines.
+// Calls `step` until it returns an exit code (>= 0) or `timeout` has passed: every 100 ms
+// for the first two seconds, so a short migration is reported within a tenth of a second
+// of its end, then once a second.
 template <typename F>
 int WaitFor(double timeout_s, F step) {
-  const auto end = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
   while (std::chrono::steady_clock::now() < end) {
     int rc = step();
     if (rc >= 0) return rc;
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const bool early = std::chrono::steady_clock::now() - start < std::chrono::seconds(2);
+    std::this_thread::sleep_for(early ? std::chrono::milliseconds(100) : std::chrono::seconds(1));
   }
   std::cerr << "ballastctl: still not done after " << timeout_s << " s (it goes on; check "
             << "`ballastctl status` or `ballastctl history`)\n";
