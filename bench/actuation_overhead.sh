@@ -14,9 +14,10 @@
 #            what an admin's bare migration costs).
 # (libvirt's own job time, `virsh domjobinfo --completed`, is not comparable: the actuator
 # reads and so clears the completed job's statistics for its journal record, and on these
-# hosts the copy itself is ~0.35 s of the ~2 s; the rest is the destination's QEMU starting.)
+# hosts the copy itself is tens of milliseconds of the ~0.65 s; most of the rest is the
+# destination QEMU's start and libvirt's checks of it: bench/README.)
 #
-#   bench/actuation_overhead.sh BUILD_BIN_DIR [ROUNDS]     (root; about 1.5 min for 8 rounds)
+#   bench/actuation_overhead.sh BUILD_BIN_DIR [ROUNDS]     (root; about 1 min for 8 rounds)
 # BENCH_POLICY_EXTRA: YAML appended to the policy (e.g. a `migration:` section to try settings).
 set -euo pipefail
 BALLAST_BIN=$(cd "${1:?usage: actuation_overhead.sh BUILD_BIN_DIR [ROUNDS]}" && pwd)
