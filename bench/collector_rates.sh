@@ -33,17 +33,13 @@ lab_boot_guest a load33 load33 64
 lab_boot_guest a idle idle 96 nic
 harness_start_balancer
 
-lab_free_port >"$LAB/metrics-port-a"
-lab_keygen a
-cp "$LAB/keys/a.pub" "$LAB/allow/"
-HARNESS_INTERVAL=1s HARNESS_CPU_CORES=4 harness_collector_config a a "$LAB/keys/a.key" \
-  >"$LAB/collector.yaml"
+HARNESS_INTERVAL=1s HARNESS_CPU_CORES=4 harness_collector_setup a
 : >"$LAB/rates.jsonl"
 for r in $(seq "$ROUNDS"); do
   for which in before after; do
     bin=$BALLAST_BIN/ballast-collector
     [[ $which == before ]] && bin=$BEFORE
-    "$bin" --config "$LAB/collector.yaml" >"$LAB/collector-$which-$r.log" 2>&1 &
+    "$bin" --config "$LAB/collector-a.yaml" >"$LAB/collector-$which-$r.log" 2>&1 &
     lab_track collector $!
     sleep 5
     for _ in $(seq "$WINDOW"); do

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -36,26 +37,36 @@ std::chrono::milliseconds Since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
 }
 
-bool IsRunning(virDomainPtr dom) {
+// libvirt's state of a domain and its reason; nullopt (libvirt's error cleared) when libvirt
+// could not read it.
+struct DomainState {
   int state = 0;
   int reason = 0;
-  return virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING;
+};
+std::optional<DomainState> ReadState(virDomainPtr dom) {
+  DomainState s;
+  if (virDomainGetState(dom, &s.state, &s.reason, 0) != 0) {
+    virResetLastError();
+    return std::nullopt;
+  }
+  return s;
+}
+
+bool IsRunning(virDomainPtr dom) {
+  const auto s = ReadState(dom);
+  return s && s->state == VIR_DOMAIN_RUNNING;
 }
 
 // libvirt's domain state as virsh names it, with the reason's number ("paused (reason 2)"),
 // for errors: an admin reads it next to `virsh domstate --reason`.
-std::string DescribeState(virDomainPtr dom) {
-  int state = 0;
-  int reason = 0;
-  if (virDomainGetState(dom, &state, &reason, 0) != 0) {
-    virResetLastError();
-    return "in a state libvirt could not read";
-  }
+std::string DescribeState(const std::optional<DomainState>& s) {
+  if (!s) return "in a state libvirt could not read";
   static const char* const kNames[] = {"no state",  "running",  "blocked", "paused",
                                        "shut down", "shut off", "crashed", "suspended (pm)"};
-  const char* name =
-      state >= 0 && state < static_cast<int>(std::size(kNames)) ? kNames[state] : "unknown";
-  return std::string(name) + " (reason " + std::to_string(reason) + ")";
+  const char* name = s->state >= 0 && s->state < static_cast<int>(std::size(kNames))
+                         ? kNames[s->state]
+                         : "unknown";
+  return std::string(name) + " (reason " + std::to_string(s->reason) + ")";
 }
 
 class LibvirtActuator final : public MigrationActuator {
@@ -206,13 +217,8 @@ class LibvirtActuator final : public MigrationActuator {
       virResetLastError();
       return;
     }
-    int state = 0;
-    int reason = 0;
-    if (virDomainGetState(d.get(), &state, &reason, 0) != 0) {
-      virResetLastError();
-      return;
-    }
-    if (state != VIR_DOMAIN_PAUSED || reason != VIR_DOMAIN_PAUSED_MIGRATION) return;
+    const auto st = ReadState(d.get());
+    if (!st || st->state != VIR_DOMAIN_PAUSED || st->reason != VIR_DOMAIN_PAUSED_MIGRATION) return;
     auto on_dest = IsRunningOn(req.to_uri, req.vm_uuid);
     if (!on_dest.ok()) {
       BLOG(kError) << req.vm_name << " is left paused on " << req.from_host
@@ -343,16 +349,21 @@ class LibvirtActuator final : public MigrationActuator {
       return r;
     }
     // The destination's driver marks the domain running before the call returns, but its
-    // own events can still change that state for a moment after (seen once on Xen, state
+    // own events might still change that state for a moment after (seen once on Xen, state
     // not recorded): a short settle before calling a reported success a failure.
     DomainPtr moved(virDomainLookupByUUIDString(dst.get(), req.vm_uuid.c_str()));
-    for (int i = 0; i < kVerifySettleTries && moved && !IsRunning(moved.get()); ++i) {
+    std::optional<DomainState> moved_state;
+    for (int i = 0; moved; ++i) {
+      moved_state = ReadState(moved.get());
+      if ((moved_state && moved_state->state == VIR_DOMAIN_RUNNING) || i == kVerifySettleTries) {
+        break;
+      }
       std::this_thread::sleep_for(kVerifySettleStep);
     }
-    if (!moved || !IsRunning(moved.get())) {
+    if (!moved || !moved_state || moved_state->state != VIR_DOMAIN_RUNNING) {
       r.error = "libvirt reported success but " + req.vm_name + " is not running on " +
                 req.to_host + ": " +
-                (moved ? "it is " + DescribeState(moved.get()) + " there"
+                (moved ? "it is " + DescribeState(moved_state) + " there"
                        : "libvirt there does not know it (" +
                              LastError("virDomainLookupByUUIDString").message() + ")");
       virResetLastError();

@@ -149,12 +149,19 @@ YAML
 
 # harness_start_collector HOST: its key allowed by the balancer, then the collector (its
 # metrics port in LAB/metrics-port-HOST).
-harness_start_collector() {
+# A collector's metrics port, its key (allowed by the balancer) and its config, in
+# $LAB/collector-HOST.yaml: harness_collector_setup HOST
+harness_collector_setup() {
   local host=$1
   lab_free_port >"$LAB/metrics-port-$host"
   lab_keygen "$host"
   cp "$LAB/keys/$host.pub" "$LAB/allow/"
   harness_collector_config "$host" "$host" "$LAB/keys/$host.key" >"$LAB/collector-$host.yaml"
+}
+
+harness_start_collector() {
+  local host=$1
+  harness_collector_setup "$host"
   "$BALLAST_BIN/ballast-collector" --config "$LAB/collector-$host.yaml" \
     >"$LAB/collector-$host.log" 2>&1 &
   lab_track "collector-$host" $!
