@@ -103,6 +103,7 @@ class LibvirtSource final : public StatsSource {
     std::free(caps);
     conn_ = std::move(c);
     cpu_source_.clear();  // a restarted daemon may run its domains differently
+    node_cpu_stats_.clear();
     backoff_ = std::chrono::milliseconds(0);
     BLOG(kInfo) << "connected to libvirt at " << uri_ << " (host uuid " << host_uuid_ << ", "
                 << info.cpus << " CPUs, " << (info.memory / 1024) << " MiB)";
@@ -234,15 +235,22 @@ class LibvirtSource final : public StatsSource {
   }
 
   void ReadHostCounters(HostCounters* out) {
-    int n = 0;
-    if (virNodeGetCPUStats(conn_.get(), VIR_NODE_CPU_STATS_ALL_CPUS, nullptr, &n, 0) != 0 ||
-        n <= 0) {
-      virResetLastError();
-      return;
+    // How many fields the host's CPU counters have is asked once per connection (libvirt
+    // wants the exact count), so a read is one call; a failure asks again next time.
+    if (node_cpu_stats_.empty()) {
+      int count = 0;
+      if (virNodeGetCPUStats(conn_.get(), VIR_NODE_CPU_STATS_ALL_CPUS, nullptr, &count, 0) != 0 ||
+          count <= 0) {
+        virResetLastError();
+        return;
+      }
+      node_cpu_stats_.resize(static_cast<std::size_t>(count));
     }
-    std::vector<virNodeCPUStats> params(static_cast<std::size_t>(n));
+    std::vector<virNodeCPUStats>& params = node_cpu_stats_;
+    int n = static_cast<int>(params.size());
     if (virNodeGetCPUStats(conn_.get(), VIR_NODE_CPU_STATS_ALL_CPUS, params.data(), &n, 0) != 0) {
       virResetLastError();
+      params.clear();
       return;
     }
     std::uint64_t busy = 0;
@@ -268,6 +276,7 @@ class LibvirtSource final : public StatsSource {
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point next_attempt_{};
   std::unordered_map<std::string, CpuSource> cpu_source_;  // by domain UUID
+  std::vector<virNodeCPUStats> node_cpu_stats_;            // sized on first read
 };
 
 }  // namespace
