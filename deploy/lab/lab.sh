@@ -267,7 +267,19 @@ lab_boot_guest() {
   fi
   lab_guest_xml "$name" "$program" "$mib" "$tap" >"$xml"
   lab_virsh "$host" create "$xml" >/dev/null || lab_die "cannot start guest $name on $host"
+  lab_check_reaped_by_tini "$host" "$name"
   lab_log "guest $name ($program, $mib MiB) running on host $host"
+}
+
+# A guest's QEMU must be the child of its host's tini (lab_start_host), not of PID 1: else
+# every stop of it waits for PID 1 to reap it (up to 2 s here).
+lab_check_reaped_by_tini() {
+  local host=$1 name=$2 pidfile qemu parent
+  pidfile="$LAB/hosts/$host/run/libvirt/qemu/run/$name.pid"
+  qemu=$(cat "$pidfile" 2>/dev/null) || lab_die "guest $name on $host: no QEMU pid file $pidfile"
+  parent=$(ps -o ppid= -p "$qemu" | tr -d ' ')
+  [[ $(ps -o comm= -p "$parent") == tini ]] ||
+    lab_die "guest $name on $host: QEMU $qemu is a child of pid $parent ($(ps -o comm= -p "$parent")), not of the host's tini subreaper"
 }
 
 # Writes a CURVE key pair NAME into LAB/keys (needs ballast-keygen on PATH or BALLAST_BIN).
