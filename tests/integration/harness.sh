@@ -147,10 +147,8 @@ YAML
   fi
 }
 
-# harness_start_collector HOST: its key allowed by the balancer, then the collector (its
-# metrics port in LAB/metrics-port-HOST).
-# A collector's metrics port, its key (allowed by the balancer) and its config, in
-# $LAB/collector-HOST.yaml: harness_collector_setup HOST
+# harness_collector_setup HOST: a collector's metrics port (in LAB/metrics-port-HOST), its
+# key allowed by the balancer, and its config (LAB/collector-HOST.yaml), without starting it.
 harness_collector_setup() {
   local host=$1
   lab_free_port >"$LAB/metrics-port-$host"
@@ -159,6 +157,7 @@ harness_collector_setup() {
   harness_collector_config "$host" "$host" "$LAB/keys/$host.key" >"$LAB/collector-$host.yaml"
 }
 
+# harness_start_collector HOST: the setup above, then the collector.
 harness_start_collector() {
   local host=$1
   harness_collector_setup "$host"
