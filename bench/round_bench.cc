@@ -53,6 +53,7 @@ struct Cluster {
 
 Cluster MakeCluster(int hosts, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
+  std::mt19937_64 uuid_rng(seed ^ 0x9e3779b97f4a7c15ull);  // apart, so the loads stay the same
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   Cluster c;
   c.samples.reserve(static_cast<std::size_t>(hosts));
@@ -74,9 +75,14 @@ Cluster MakeCluster(int hosts, std::uint64_t seed) {
     std::vector<double> cores;
     for (int v = 0; v < kVmsPerHost; ++v) {
       VmSample vm;
+      // Random, as libvirt's are: a VM's UUID says nothing about its host or when it came,
+      // so the model's UUID order is not the order its memory was filled in.
       char uuid[40];
-      std::snprintf(uuid, sizeof uuid, "%08x-0000-4000-8000-%012x", static_cast<unsigned>(h),
-                    static_cast<unsigned>(v * 7919 % 100003));
+      const std::uint64_t hi = uuid_rng(), lo = uuid_rng();
+      std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-8%03x-%012llx",
+                    static_cast<unsigned>(hi >> 32), static_cast<unsigned>(hi >> 16) & 0xffff,
+                    static_cast<unsigned>(hi) & 0xfff, static_cast<unsigned>(lo >> 48) & 0xfff,
+                    static_cast<unsigned long long>(lo & 0xffffffffffffull));
       vm.uuid = uuid;
       vm.name = "vm-" + std::to_string(h) + "-" + std::to_string(v);
       vm.vcpus = 4;
