@@ -18,11 +18,13 @@ void BuildClusterStateInto(const SnapshotInputs& in, core::ClusterState& s) {
     host.stale = h.stale;
     host.maintenance = in.maintenance_hosts.count(name) != 0;
   }
+  // Host by host, not by UUID: the VMs are read about in the order the model filled them.
   s.vms.resize(in.model->vms().size());
   i = 0;
-  for (const auto& [uuid, v] : in.model->vms()) {
+  in.model->ForEachVmByHost([&](const VmView& v) {
+    if (i == s.vms.size()) s.vms.emplace_back();  // (the model lists each VM once)
     core::Vm& vm = s.vms[i++];
-    vm.uuid = uuid;
+    vm.uuid = v.uuid;
     vm.name = v.name;
     vm.host = v.host;
     vm.vcpus = static_cast<int>(v.vcpus);
@@ -35,7 +37,8 @@ void BuildClusterStateInto(const SnapshotInputs& in, core::ClusterState& s) {
     }
     vm.reported_twice = false;
     vm.failed_recently = false;
-  }
+  });
+  s.vms.resize(i);
   s.in_flight = in.in_flight;
   s.recent_migrations = in.recent;
 }

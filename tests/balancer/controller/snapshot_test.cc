@@ -205,8 +205,11 @@ TEST_F(SnapshotTest, OrderIsDeterministic) {
   core::ClusterState s = BuildClusterState(in);
   EXPECT_TRUE(std::is_sorted(s.hosts.begin(), s.hosts.end(),
                              [](const auto& x, const auto& y) { return x.name < y.name; }));
-  EXPECT_TRUE(std::is_sorted(s.vms.begin(), s.vms.end(),
-                             [](const auto& x, const auto& y) { return x.uuid < y.uuid; }));
+  // VMs host by host (in the hosts' order), each host's by name, then UUID: an order that
+  // depends on names only ("a" lists idle before spin; UUID order would put "new" second).
+  std::vector<std::string> got;
+  for (const core::Vm& v : s.vms) got.push_back(v.uuid);
+  EXPECT_EQ(got, (std::vector<std::string>{"uuid-idle", "uuid-spin", "uuid-new"}));
 }
 
 TEST_F(SnapshotTest, EmptyModelGivesEmptyState) {

@@ -340,6 +340,19 @@ void ExpectSameModel(const ClusterModel& m, const reference::ReferenceModel& r,
     EXPECT_EQ(x.net_bits_per_second, y.net_bits_per_second);
     EXPECT_EQ(x.has_net, y.has_net);
   }
+  // The walk the snapshot takes: every VM once, host by host in name order, each host's
+  // VMs in the order of its list, each under the host that lists it.
+  std::vector<const VmView*> walked;
+  m.ForEachVmByHost([&](const VmView& v) { walked.push_back(&v); });
+  std::vector<const VmView*> expected;
+  for (const auto& [name, h] : m.hosts()) {
+    for (const std::string& uuid : h.vm_uuids) {
+      expected.push_back(m.vm(uuid));
+      EXPECT_EQ(m.vm(uuid)->host, name) << where << " vm " << uuid;
+    }
+  }
+  EXPECT_EQ(walked, expected) << where;
+  EXPECT_EQ(walked.size(), m.vms().size()) << where;
 }
 
 // Random histories of samples (VMs appearing, going, renamed, reported by two hosts in any
