@@ -24,7 +24,7 @@ struct SnapshotInputs {
 // Hosts come in name order; VMs host by host in that order, each host's by name, then UUID
 // (ClusterModel::ForEachVmByHost). Not by UUID: the walk reads the model about in the order
 // it was filled, where a walk by UUID (random, as libvirt makes them) misses the caches on
-// nearly every VM (3.6 times the snapshot's time at 2,000,000 VMs; bench/README.md).
+// nearly every VM (2.7-3.9 times the snapshot's time at 2,000,000 VMs; bench/README.md).
 core::ClusterState BuildClusterState(const SnapshotInputs& in);
 // The same, written over `out`: the strings and history vectors of its hosts and VMs keep
 // their storage, so a daemon that keeps one ClusterState across rounds allocates (and frees)

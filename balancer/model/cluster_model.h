@@ -166,11 +166,11 @@ class ClusterModel {
 
   const std::map<std::string, HostView>& hosts() const { return hosts_; }
   const std::map<std::string, VmView>& vms() const { return vms_; }  // by UUID
-  // Calls fn(vm) for every VM: host by host in name order, each host's VMs
-  // in the order of its vm_uuids (by name, then UUID). Every VM is listed by exactly one host
-  // (its `host`), so this visits each VM of vms() once. It reads the VMs about in the order
-  // their memory was filled in (host by host, as the samples came), where a walk of vms()
-  // jumps across the whole model from one random UUID to the next.
+  // Calls fn(vm) for every VM: host by host in name order, each host's VMs in the order of
+  // its vm_uuids (by name, then UUID). Every VM is listed by exactly one host (its `host`), so
+  // this visits each VM of vms() once. It reads the VMs about in the order their memory was
+  // filled in (host by host, as the samples came), where a walk of vms() jumps across the
+  // whole model from one random UUID to the next.
   template <typename Fn>
   void ForEachVmByHost(Fn&& fn) const {
     for (const auto& host : hosts_) {
