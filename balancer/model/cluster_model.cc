@@ -79,6 +79,17 @@ void ClusterModel::RebuildIndexes() {
     }
   }
   ingest_serial_ = 0;
+  walk_stale_ = true;
+}
+
+void ClusterModel::RebuildWalk() const {
+  walk_.clear();
+  walk_.reserve(vms_.size());
+  for (const auto& host : hosts_) {
+    const HostSlot& hs = host_index_.find(host.first)->second;
+    for (const VmSlot* slot : hs.vms) walk_.push_back(&slot->it->second);
+  }
+  walk_stale_ = false;
 }
 
 const HostView* ClusterModel::host(const std::string& name) const {
@@ -102,6 +113,7 @@ ClusterModel::HostSlot& ClusterModel::HostSlotFor(const std::string& name) {
   auto it = host_index_.find(name);
   if (it != host_index_.end()) return it->second;
   auto h = hosts_.try_emplace(name).first;
+  walk_stale_ = true;
   HostSlot& hs = host_index_[std::string_view(h->first)];
   hs.view = &h->second;
   return hs;
@@ -109,11 +121,13 @@ ClusterModel::HostSlot& ClusterModel::HostSlotFor(const std::string& name) {
 
 void ClusterModel::EraseVm(VmSlot* slot) {
   auto it = slot->it;
+  walk_stale_ = true;
   vm_index_.erase(std::string_view(it->first));  // before the key it views goes
   vms_.erase(it);
 }
 
 void ClusterModel::RemoveFromHost(HostSlot& hs, const VmSlot* slot) {
+  walk_stale_ = true;
   auto& order = hs.sample_order;
   order.erase(std::remove(order.begin(), order.end(), slot), order.end());
   auto pos = std::find(hs.vms.begin(), hs.vms.end(), slot);
@@ -256,6 +270,7 @@ IngestResult ClusterModel::Ingest(const HostSample& s, SteadyTime now,
   }
   hs.sample_order.assign(reported.begin(), reported.end());
   if (changed) {
+    walk_stale_ = true;
     std::sort(reported.begin(), reported.end(), [](const VmSlot* a, const VmSlot* b) {
       const VmView& x = a->it->second;
       const VmView& y = b->it->second;
@@ -314,6 +329,7 @@ void ClusterModel::MoveVm(const std::string& vm_uuid, const std::string& to) {
                                 return c != 0 ? c < 0 : x.uuid < y.uuid;
                               });
   const auto index = pos - dest.vms.begin();
+  walk_stale_ = true;
   dest.vms.insert(pos, slot);
   dest.view->vm_uuids.insert(dest.view->vm_uuids.begin() + index, slot->it->first);
   Recompute(dest);
@@ -360,6 +376,7 @@ std::size_t ClusterModel::RemoveHost(const std::string& name) {
   }
   host_index_.erase(it);  // before the key it views goes
   hosts_.erase(name);
+  walk_stale_ = true;
   return removed;
 }
 

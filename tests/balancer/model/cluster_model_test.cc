@@ -134,6 +134,24 @@ TEST_F(ClusterModelTest, VmThatDisappearsIsRemoved) {
   EXPECT_EQ(model_.vms().size(), 1u);
 }
 
+// A host that leaves takes the VMs only it reported with it, and the walk the snapshot takes
+// forgets them too, also when it was walked just before (its VM list is cached).
+TEST_F(ClusterModelTest, RemovedHostLeavesTheWalkWithItsVms) {
+  Report("a", 1, 1, {MakeVm("v", "v", 0)});
+  Report("b", 1, 1, {MakeVm("w", "w", 0)});
+  auto walk = [&] {
+    std::vector<std::string> uuids;
+    model_.ForEachVmByHost([&](const VmView& vm) { uuids.push_back(vm.uuid); });
+    return uuids;
+  };
+  EXPECT_EQ(walk(), (std::vector<std::string>{"v", "w"}));
+  EXPECT_EQ(model_.RemoveHost("a"), 1u);
+  EXPECT_EQ(model_.vm("v"), nullptr);
+  EXPECT_EQ(model_.host("a"), nullptr);
+  EXPECT_EQ(walk(), (std::vector<std::string>{"w"}));
+  EXPECT_EQ(model_.RemoveHost("a"), 0u);  // unknown now
+}
+
 TEST_F(ClusterModelTest, SilentHostGoesStaleAndComesBack) {
   Report("a", 1, 1, {});
   Report("a", 2, 2, {});  // interval 1 s observed; stale after max(3 × 1 s, 2 s)
