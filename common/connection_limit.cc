@@ -15,6 +15,12 @@ bool ConnectionLimit::OnMessage(std::string_view key, int fd, Clock::time_point 
     // one descriptor is never two open connections, so the old one is gone.
     ForgetLocked(fd);
   }
+  // A new connection: one of the key's admitted handshakes, whose place it now takes over.
+  DropExpiredPendingLocked(key, now);
+  if (auto p = pending_.find(std::string(key)); p != pending_.end()) {
+    p->second.erase(p->second.begin());
+    if (p->second.empty()) pending_.erase(p);
+  }
   auto& fds = by_key_[std::string(key)];
   if (fds.size() >= per_key_) {
     // Full: the quietest connection gives up its place if it has gone quiet, else refuse.
@@ -38,13 +44,45 @@ void ConnectionLimit::OnDisconnected(int fd) {
 bool ConnectionLimit::Full(std::string_view key, Clock::time_point now) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_key_.find(std::string(key));
-  return it != by_key_.end() && ActiveLocked(it->second, now) >= per_key_;
+  const std::size_t active = it == by_key_.end() ? 0 : ActiveLocked(it->second, now);
+  return active + PendingLocked(key, now) >= per_key_;
+}
+
+bool ConnectionLimit::Admit(std::string_view key, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DropExpiredPendingLocked(key, now);
+  auto it = by_key_.find(std::string(key));
+  const std::size_t active = it == by_key_.end() ? 0 : ActiveLocked(it->second, now);
+  if (active + PendingLocked(key, now) >= per_key_) return false;
+  pending_[std::string(key)].push_back(now);
+  return true;
 }
 
 std::size_t ConnectionLimit::TrackedConnections(std::string_view key) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_key_.find(std::string(key));
   return it == by_key_.end() ? 0 : it->second.size();
+}
+
+std::size_t ConnectionLimit::PendingHandshakes(std::string_view key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(std::string(key));
+  return it == pending_.end() ? 0 : it->second.size();
+}
+
+std::size_t ConnectionLimit::PendingLocked(std::string_view key, Clock::time_point now) const {
+  auto it = pending_.find(std::string(key));
+  if (it == pending_.end()) return 0;
+  return static_cast<std::size_t>(
+      std::count_if(it->second.begin(), it->second.end(),
+                    [&](Clock::time_point t) { return now - t < quiet_after_; }));
+}
+
+void ConnectionLimit::DropExpiredPendingLocked(std::string_view key, Clock::time_point now) {
+  auto it = pending_.find(std::string(key));
+  if (it == pending_.end()) return;
+  std::erase_if(it->second, [&](Clock::time_point t) { return now - t >= quiet_after_; });
+  if (it->second.empty()) pending_.erase(it);
 }
 
 void ConnectionLimit::ForgetLocked(int fd) {

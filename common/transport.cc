@@ -112,10 +112,11 @@ class SampleSubscriber::Impl {
     return shutdown(fd, SHUT_RDWR) == 0;
   }
 
-  // The ZAP handler's gate (its thread only): refuses a key already holding its limit.
+  // The ZAP handler's gate (its thread only): refuses a key already holding its limit, and
+  // holds a place for the handshake it lets through.
   bool AdmitHandshake(std::string_view name) {
     const auto now = std::chrono::steady_clock::now();
-    if (!limit->Full(name, now)) return true;
+    if (limit->Admit(name, now)) return true;
     stats.connection_limit_refused++;
     std::uint64_t more = 0;
     if (zap_log_limiter.ShouldLog(name, now, &more)) {

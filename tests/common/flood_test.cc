@@ -134,6 +134,10 @@ void RunFlood(int connections) {
       static_cast<unsigned long long>((*sub)->stats().connection_limit_refused.load()));
   EXPECT_GT(flooded, 50) << "the flood did not reach the receiver";
   EXPECT_LT(peak - baseline, queue_bound_mib + 64) << "memory grew past the receive queue bound";
+  // The connections over the limit are refused at the handshake, so none of them ever holds a
+  // queue; one that got past the gate would fill one before its first message is read and cut.
+  EXPECT_EQ((*sub)->stats().connection_limit_cut.load(), 0u)
+      << "a connection over the key's limit passed the handshake gate and filled a queue";
   EXPECT_GE(honest, 40) << "the honest collector (10 samples/s) was drowned";
 }
 
