@@ -29,6 +29,7 @@ struct HostIdentity {
   std::string libvirt_uri;
   std::string migration_address;
   std::string source;  // "libvirt" | "xenstat"
+  bool operator==(const HostIdentity&) const = default;
 };
 
 struct HostCapacity {
@@ -36,6 +37,7 @@ struct HostCapacity {
   std::uint64_t memory_bytes = 0;
   std::uint64_t nic_bits_per_second = 0;  // 0 = unknown
   std::uint64_t cpu_hz = 0;               // 0 = unknown
+  bool operator==(const HostCapacity&) const = default;
 };
 
 struct HostCounters {
@@ -44,6 +46,7 @@ struct HostCounters {
   std::uint64_t memory_free_bytes = 0;
   std::uint64_t net_rx_bytes = 0;
   std::uint64_t net_tx_bytes = 0;
+  bool operator==(const HostCounters&) const = default;
 };
 
 struct VmSample {
@@ -60,6 +63,7 @@ struct VmSample {
   std::uint64_t block_wr_bytes = 0;
   bool has_net = false;
   bool has_block = false;
+  bool operator==(const VmSample&) const = default;
 };
 
 // What a stats source reads from a hypervisor in one go.
@@ -82,6 +86,7 @@ struct HostSample {
   HostCapacity capacity;
   HostCounters counters;
   std::vector<VmSample> vms;
+  bool operator==(const HostSample&) const = default;
 };
 
 }  // namespace ballast

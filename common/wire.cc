@@ -1,6 +1,5 @@
 #include "common/wire.h"
 
-#include <google/protobuf/arena.h>
 #include <google/protobuf/stubs/logging.h>
 
 #include <cmath>
@@ -21,8 +20,6 @@ namespace {
 // A VM claiming more memory than this is nonsense (and would overflow sums).
 constexpr std::uint64_t kMaxMemoryBytes = std::uint64_t{1} << 52;  // 4 PiB
 constexpr std::uint32_t kMaxVcpus = 4096;
-// Enough for the parsed form of a few hundred VMs; bigger samples spill to the heap.
-constexpr std::size_t kArenaBlockBytes = 128 * 1024;
 
 wire::VmState ToWire(VmState s) {
   switch (s) {
@@ -69,10 +66,6 @@ VmState FromWire(int s) {
     default:
       return VmState::kUnknown;  // a newer collector's state: not fatal
   }
-}
-
-DecodeResult Fail(DecodeError reason, std::string detail) {
-  return DecodeResult(DecodeFailure{reason, std::move(detail)});
 }
 
 // Set by the protobuf log handler when the parse running on this thread met a string field
@@ -385,29 +378,30 @@ Result<std::string> EncodeHostSample(const HostSample& s) {
   return out;
 }
 
-DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
-  if (bytes.empty()) return Fail(DecodeError::kEmpty, "empty message");
+std::optional<DecodeFailure> DecodeHostSampleInto(std::string_view bytes, std::string_view topic,
+                                                  HostSample& s) {
+  auto fail = [](DecodeError reason, std::string detail) {
+    return std::optional<DecodeFailure>(DecodeFailure{reason, std::move(detail)});
+  };
+  if (bytes.empty()) return fail(DecodeError::kEmpty, "empty message");
   if (bytes.size() > kMaxMessageBytes) {
-    return Fail(DecodeError::kOversized, std::to_string(bytes.size()) + " bytes (limit " +
+    return fail(DecodeError::kOversized, std::to_string(bytes.size()) + " bytes (limit " +
                                              std::to_string(kMaxMessageBytes) + ")");
   }
   InstallProtobufLogHandler();
   if (auto vms = CountVms(bytes); vms && *vms > kMaxVms) {
-    return Fail(DecodeError::kTooManyVms, std::to_string(*vms) + " VMs (at most " +
+    return fail(DecodeError::kTooManyVms, std::to_string(*vms) + " VMs (at most " +
                                               std::to_string(kMaxVms) + "), before parsing");
   }
-  // The message lives on an arena whose first block is a per-thread buffer: parsing allocates
-  // no VmSample messages or string objects on the heap (only long strings' bytes, which are
-  // then moved into the HostSample).
-  // Heap-allocated once per thread, not a thread_local array: a 128 KiB static TLS block
-  // would be reserved in EVERY thread of the process, and libraries that start threads with
-  // small stacks (civetweb, behind the metrics endpoint) then fail to start them.
-  thread_local std::unique_ptr<char[]> arena_block(new char[kArenaBlockBytes]);
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.initial_block = arena_block.get();
-  arena_options.initial_block_size = kArenaBlockBytes;
-  google::protobuf::Arena arena(arena_options);
-  wire::HostSample& m = *google::protobuf::Arena::CreateMessage<wire::HostSample>(&arena);
+  // One parsed message per thread, reused: parsing clears it but keeps its VmSample objects
+  // and its strings' storage, so a steady stream allocates nothing (an arena per message still
+  // allocated every string longer than the short-string buffer, each UUID among them, and
+  // the HostSample freed them again). It keeps what the largest message needed, at most
+  // kMaxVms VmSamples. Heap-allocated once per thread, not a thread_local object: static TLS
+  // is reserved in EVERY thread of the process, and libraries that start threads with small
+  // stacks (civetweb, behind the metrics endpoint) then fail to start them.
+  thread_local std::unique_ptr<wire::HostSample> parsed(new wire::HostSample);
+  wire::HostSample& m = *parsed;
   // ParseFromArray reads within [data, data+size): lengths inside the message are checked
   // against the buffer by protobuf, never trusted.
   t_invalid_utf8.reset();
@@ -415,24 +409,23 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
     if (t_invalid_utf8) {
       std::string detail = std::move(*t_invalid_utf8);
       t_invalid_utf8.reset();
-      return Fail(DecodeError::kInvalidUtf8, detail);
+      return fail(DecodeError::kInvalidUtf8, detail);
     }
-    return Fail(DecodeError::kMalformed,
+    return fail(DecodeError::kMalformed,
                 "not a ballast.wire.HostSample (" + std::to_string(bytes.size()) + " bytes)");
   }
   if (static_cast<std::size_t>(m.vms_size()) > kMaxVms) {
-    return Fail(DecodeError::kTooManyVms,
+    return fail(DecodeError::kTooManyVms,
                 std::to_string(m.vms_size()) + " VMs (at most " + std::to_string(kMaxVms) + ")");
   }
-  // Strings are moved out of the parsed message (it is thrown away), not copied.
-  HostSample s;
+  // Copied, not moved: both sides keep their storage for the next message.
   s.schema_version = m.schema_version();
-  wire::HostIdentity* host = m.mutable_host();
-  s.host.name = std::move(*host->mutable_name());
-  s.host.uuid = std::move(*host->mutable_uuid());
-  s.host.libvirt_uri = std::move(*host->mutable_libvirt_uri());
-  s.host.migration_address = std::move(*host->mutable_migration_address());
-  s.host.source = std::move(*host->mutable_source());
+  const wire::HostIdentity& host = m.host();
+  s.host.name = host.name();
+  s.host.uuid = host.uuid();
+  s.host.libvirt_uri = host.libvirt_uri();
+  s.host.migration_address = host.migration_address();
+  s.host.source = host.source();
   s.boot_id = m.boot_id();
   s.sequence = m.sequence();
   s.monotonic_ns = m.monotonic_ns();
@@ -448,10 +441,10 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
   s.counters.net_tx_bytes = m.counters().net_tx_bytes();
   s.vms.resize(static_cast<std::size_t>(m.vms_size()));
   std::size_t i = 0;
-  for (auto& v : *m.mutable_vms()) {
+  for (const wire::VmSample& v : m.vms()) {
     VmSample& vm = s.vms[i++];
-    vm.uuid = std::move(*v.mutable_uuid());
-    vm.name = std::move(*v.mutable_name());
+    vm.uuid = v.uuid();
+    vm.name = v.name();
     vm.vcpus = v.vcpus();
     vm.state = FromWire(v.state());
     vm.cpu_ns = v.cpu_ns();
@@ -465,7 +458,13 @@ DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
     vm.has_block = v.has_block();
   }
   DecodeFailure f = Validate(s, topic);
-  if (f.reason != DecodeError::kCount) return DecodeResult(std::move(f));
+  if (f.reason != DecodeError::kCount) return f;
+  return std::nullopt;
+}
+
+DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic) {
+  HostSample s;
+  if (auto f = DecodeHostSampleInto(bytes, topic, s)) return DecodeResult(std::move(*f));
   return DecodeResult(std::move(s));
 }
 

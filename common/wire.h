@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -82,16 +83,22 @@ class DecodeResult {
 };
 DecodeResult DecodeHostSample(std::span<const std::byte> bytes, std::string_view topic = {});
 DecodeResult DecodeHostSample(std::string_view bytes, std::string_view topic = {});
+// The same into `out`, reusing its strings' and VM list's storage: a receiving loop that keeps
+// one HostSample allocates nothing per message once warm. nullopt when the sample is good;
+// on failure `out` holds whatever was decoded so far.
+std::optional<DecodeFailure> DecodeHostSampleInto(std::string_view bytes, std::string_view topic,
+                                                  HostSample& out);
 
 // Counts rejected messages by reason. Not thread-safe; owned by the receiving loop.
 struct DecodeStats {
   std::uint64_t accepted = 0;
   std::array<std::uint64_t, kDecodeErrorCount> rejected{};
-  void Count(const DecodeResult& r) {
-    if (r.ok()) {
+  void Count(const DecodeResult& r) { Count(r.ok() ? nullptr : &r.failure()); }
+  void Count(const DecodeFailure* failure) {  // nullptr: accepted
+    if (failure == nullptr) {
       ++accepted;
     } else {
-      ++rejected[static_cast<std::size_t>(r.failure().reason)];
+      ++rejected[static_cast<std::size_t>(failure->reason)];
     }
   }
   std::uint64_t TotalRejected() const {

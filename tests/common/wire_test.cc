@@ -57,6 +57,40 @@ TEST(WireTest, RoundTripKeepsEveryField) {
   EXPECT_FALSE(r.vms[1].has_net);
 }
 
+// The balancer's loop decodes every message into one HostSample: nothing of an earlier
+// message may survive into a later one (fewer VMs, fields absent, a failure in between).
+TEST(WireTest, DecodingIntoAReusedSampleLeavesNothingOfTheLastOne) {
+  HostSample big = MakeHost("node-a", 7, 123456789);
+  big.host.source = "libvirt";
+  big.counters = {11, 22, 33, 44, 55};
+  VmSample vm = MakeVm("u-1-" + std::string(40, 'x'), "web 1 " + std::string(30, 'y'), 5);
+  vm.net_rx_bytes = 1000;
+  vm.has_net = true;
+  vm.has_block = true;
+  vm.block_wr_bytes = 9;
+  big.vms = {vm, MakeVm("u-2", "db"), MakeVm("u-3", "cache")};
+  HostSample small = MakeHost("node-a", 8, 223456789);
+  small.host.libvirt_uri.clear();
+  small.host.source.clear();
+  small.vms = {MakeVm("u-9", "w")};
+
+  HostSample out;
+  ASSERT_FALSE(DecodeHostSampleInto(*EncodeHostSample(big), "node-a", out));
+  EXPECT_EQ(out, big);
+  ASSERT_FALSE(DecodeHostSampleInto(*EncodeHostSample(small), "node-a", out));
+  EXPECT_EQ(out, small);
+  auto failure = DecodeHostSampleInto(*EncodeHostSample(big), "node-b", out);
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->reason, DecodeError::kBadHost);
+  ASSERT_FALSE(DecodeHostSampleInto(*EncodeHostSample(small), "node-a", out));
+  EXPECT_EQ(out, small);
+  // ...and the same as a fresh decode.
+  DecodeResult fresh = DecodeHostSample(*EncodeHostSample(big), "node-a");
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_FALSE(DecodeHostSampleInto(*EncodeHostSample(big), "node-a", out));
+  EXPECT_EQ(out, fresh.sample());
+}
+
 TEST(WireTest, EncoderRefusesWhatTheDecoderWouldReject) {
   HostSample s = MakeHost("node-a");
   s.capacity.cpu_cores = 0;
