@@ -206,19 +206,28 @@ Result<std::unique_ptr<SampleSubscriber>> SampleSubscriber::Bind(
 
 Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
     std::chrono::milliseconds timeout) {
+  ReceivedMessage m;
+  Result<bool> got = ReceiveInto(timeout, m);
+  if (!got.ok()) return got.status();
+  if (!*got) return std::optional<ReceivedMessage>();
+  return std::optional<ReceivedMessage>(std::move(m));
+}
+
+Result<bool> SampleSubscriber::ReceiveInto(std::chrono::milliseconds timeout, ReceivedMessage& m) {
   auto& s = impl_->socket;
   auto& parts = impl_->parts;
-  // One message from the queue, if one is there; nullopt otherwise (and for dropped ones).
-  auto take = [&]() -> std::optional<ReceivedMessage> {
+  // One message from the queue into `m`, if one is there; false otherwise (and for dropped
+  // ones).
+  auto take = [&]() -> bool {
     parts.clear();
     if (!zmq::recv_multipart(s, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
-      return std::nullopt;
+      return false;
     }
     if (parts.size() != 2) {
       impl_->stats.malformed_frames++;
-      return std::nullopt;
+      return false;
     }
-    ReceivedMessage m;
+    m.key_name.clear();
     if (impl_->curve) {
       // Every check runs before the payload is copied: what is dropped costs next to nothing.
       const MessageSender sender = SenderOf(parts[1]);
@@ -226,7 +235,7 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
       // is checked against the live allowlist instead (an atomic load when nothing changed).
       if (!impl_->revocation->Admits(sender)) {
         impl_->stats.revoked++;
-        return std::nullopt;
+        return false;
       }
       // ZMQ_SRCFD: the connection's descriptor, which identifies it until it closes.
       const int fd = zmq_msg_get(parts[1].handle(), ZMQ_SRCFD);
@@ -242,7 +251,7 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
                          << kMaxConnectionsPerKey << " active connections"
                          << (more > 0 ? " (and " + std::to_string(more) + " more since)" : "");
         }
-        return std::nullopt;
+        return false;
       }
       m.key_name = sender.name;
       const std::string_view topic(static_cast<const char*>(parts[0].data()), parts[0].size());
@@ -255,12 +264,12 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
                          << "': a collector key may publish only for its own host"
                          << (more > 0 ? " (and " + std::to_string(more) + " more since)" : "");
         }
-        return std::nullopt;
+        return false;
       }
     }
     m.topic.assign(static_cast<const char*>(parts[0].data()), parts[0].size());
     m.payload.assign(static_cast<const char*>(parts[1].data()), parts[1].size());
-    return m;
+    return true;
   };
   try {
     // Fast path while messages are queued: no poll (a system call) per message. The monitor
@@ -269,7 +278,7 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
       impl_->since_monitor_drain = 0;
       impl_->DrainMonitor();
     }
-    if (auto m = take()) return std::optional<ReceivedMessage>(std::move(m));
+    if (take()) return true;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -281,14 +290,14 @@ Result<std::optional<ReceivedMessage>> SampleSubscriber::Receive(
       if ((items[1].revents & ZMQ_POLLIN) != 0) impl_->DrainMonitor();
       if ((items[0].revents & ZMQ_POLLIN) == 0) {
         if (std::chrono::steady_clock::now() < deadline) continue;
-        return std::optional<ReceivedMessage>();
+        return false;
       }
-      if (auto m = take()) return std::optional<ReceivedMessage>(std::move(m));
+      if (take()) return true;
     }
   } catch (const zmq::error_t& e) {
     // A signal (SIGHUP, SIGUSR1) interrupting the wait is not an error: the caller's loop
     // handles the signal and calls again.
-    if (e.num() == EINTR) return std::optional<ReceivedMessage>();
+    if (e.num() == EINTR) return false;
     return Status::Unavailable(std::string("receiving samples: ") + e.what());
   }
 }

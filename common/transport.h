@@ -101,6 +101,9 @@ class SampleSubscriber {
   // checks (a key revoked since it connected, a key over its connection limit, a key publishing
   // for another host) are dropped and counted, never returned.
   Result<std::optional<ReceivedMessage>> Receive(std::chrono::milliseconds timeout);
+  // The same into `out`, reusing its strings' storage (the balancer's loop keeps one): true
+  // when a message arrived, false on timeout; `out` is meaningful only after true.
+  Result<bool> ReceiveInto(std::chrono::milliseconds timeout, ReceivedMessage& out);
 
   const std::string& endpoint() const;  // the bound endpoint, port resolved
   const TransportStats& stats() const;

@@ -135,6 +135,9 @@ class Balancer {
   zmq::context_t ctx_;
   std::unique_ptr<SampleSubscriber> sub_;
   DecodeStats decode_stats_;
+  // Every message is received into one and decoded into the other: their storage is reused.
+  ReceivedMessage received_;
+  HostSample sample_;
   LogLimiter reject_log_{std::chrono::seconds(10)};
   policy::PolicyStore policy_store_;
   std::pair<std::int64_t, std::int64_t> policy_stat_;

@@ -247,31 +247,30 @@ void Balancer::ReceiveBatch() {
 }
 
 bool Balancer::ReceiveOne(std::chrono::milliseconds wait) {
-  auto msg = sub_->Receive(wait);
-  if (!msg.ok()) {
-    BLOG(kError) << msg.status().message();
+  Result<bool> got = sub_->ReceiveInto(wait, received_);
+  if (!got.ok()) {
+    BLOG(kError) << got.status().message();
     return false;
   }
-  if (!msg->has_value()) return false;
-  const ReceivedMessage& m = **msg;
-  DecodeResult d = DecodeHostSample(m.payload, m.topic);
-  decode_stats_.Count(d);
+  if (!*got) return false;
+  const ReceivedMessage& m = received_;
+  const std::optional<DecodeFailure> failure = DecodeHostSampleInto(m.payload, m.topic, sample_);
+  decode_stats_.Count(failure ? &*failure : nullptr);
   if (metrics_) {
-    if (d.ok()) {
-      metrics_->OnSample(d.sample().vms.size());
+    if (!failure) {
+      metrics_->OnSample(sample_.vms.size());
     } else {
-      metrics_->OnDecodeError(d.failure().reason);
+      metrics_->OnDecodeError(failure->reason);
     }
   }
-  if (!d.ok()) {
+  if (failure) {
     // One line per sender and 10 s: a sender of bad samples must not flood the log.
     std::uint64_t suppressed = 0;
     const std::string who = m.key_name.empty() ? m.topic.substr(0, 64) : m.key_name;
     if (reject_log_.ShouldLog(who, SteadyClock::now(), &suppressed)) {
       BLOG(kWarning) << "rejected a sample on topic '" << m.topic.substr(0, 64) << "'"
                      << (m.key_name.empty() ? "" : " from key '" + m.key_name + "'") << ": "
-                     << DecodeErrorName(d.failure().reason) << ": "
-                     << d.failure().detail.substr(0, 256)
+                     << DecodeErrorName(failure->reason) << ": " << failure->detail.substr(0, 256)
                      << (suppressed > 0
                              ? " (" + std::to_string(suppressed) + " more since the last line)"
                              : "");
@@ -279,7 +278,7 @@ bool Balancer::ReceiveOne(std::chrono::milliseconds wait) {
     return true;
   }
   if (recorder_) RecordSample(m.payload);
-  controller_->OnSample(d.sample());
+  controller_->OnSample(sample_);
   return true;
 }
 
