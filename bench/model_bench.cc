@@ -1,5 +1,6 @@
 // Microbenchmarks of the balancer's ingest path without ZeroMQ: ClusterModel::Ingest of
-// 100-VM host samples into a model of N hosts, and DecodeHostSample of one 100-VM sample.
+// 100-VM host samples into a model of N hosts, and DecodeHostSample of one 100-VM sample
+// (into a new HostSample, or into one kept across messages as the daemon does).
 // Items per second are VM samples. Results: bench/README.md.
 //
 //   build/bin/ballast_bench_model --benchmark_min_time=0.5
@@ -144,9 +145,31 @@ void BM_DecodeHostSample(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeHostSample)->Unit(benchmark::kMicrosecond);
 
-// Decode then ingest, as the daemon does per message (ZeroMQ and CURVE excluded).
+// Into one HostSample kept across messages, as the balancer's loop decodes.
+void BM_DecodeHostSampleInto(benchmark::State& state) {
+  HostSample s = MakeHostSample(1, kVmsPerHost);
+  Advance(s);
+  auto bytes = EncodeHostSample(s);
+  if (!bytes.ok()) {
+    state.SkipWithError("encode failed");
+    return;
+  }
+  HostSample out;
+  for (auto _ : state) {
+    auto failure = DecodeHostSampleInto(*bytes, s.host.name, out);
+    benchmark::DoNotOptimize(failure.has_value());
+  }
+  state.SetItemsProcessed(state.iterations() * kVmsPerHost);
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes->size()));
+}
+BENCHMARK(BM_DecodeHostSampleInto)->Unit(benchmark::kMicrosecond);
+
+// Decode then ingest per message (ZeroMQ and CURVE excluded): into a new HostSample each time
+// (DecodeHostSample), or into one kept across messages as the daemon does (range(1) = 1).
 void BM_DecodeAndIngest(benchmark::State& state) {
   const int hosts = static_cast<int>(state.range(0));
+  const bool into = state.range(1) != 0;
+  HostSample out;
   std::vector<HostSample> samples = MakeHostSamples(hosts);
   ClusterModel model;
   SteadyTime now{};
@@ -181,14 +204,25 @@ void BM_DecodeAndIngest(benchmark::State& state) {
       next = 0;
       state.ResumeTiming();
     }
-    DecodeResult d = DecodeHostSample(encoded[next++]);
     now += std::chrono::microseconds(1);
-    if (d.ok() && model.Ingest(d.sample(), now) == IngestResult::kAccepted) ++accepted;
+    if (into) {
+      if (!DecodeHostSampleInto(encoded[next++], {}, out) &&
+          model.Ingest(out, now) == IngestResult::kAccepted) {
+        ++accepted;
+      }
+    } else {
+      DecodeResult d = DecodeHostSample(encoded[next++]);
+      if (d.ok() && model.Ingest(d.sample(), now) == IngestResult::kAccepted) ++accepted;
+    }
   }
   state.SetItemsProcessed(state.iterations() * kVmsPerHost);
   state.counters["accepted"] = static_cast<double>(accepted);
 }
-BENCHMARK(BM_DecodeAndIngest)->Arg(1000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeAndIngest)
+    ->ArgNames({"hosts", "into"})
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace ballast
