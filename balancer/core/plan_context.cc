@@ -18,6 +18,22 @@ double Ratio(double used, double cap) { return cap > 0 ? used / cap : 0.0; }
 
 std::size_t Idx(int i) { return static_cast<std::size_t>(i); }
 
+// Per resource, the population variance of a history window (0 for fewer than 2 samples).
+Resources WindowVariance(const SampleWindow& history) {
+  Resources out;
+  for (Resource r : kAllResources) {
+    const std::vector<double>& xs = history[static_cast<std::size_t>(r)];
+    if (xs.size() < 2) continue;
+    double mean = 0;
+    for (double x : xs) mean += x;
+    mean /= static_cast<double>(xs.size());
+    double sq = 0;
+    for (double x : xs) sq += (x - mean) * (x - mean);
+    out[r] = sq / static_cast<double>(xs.size());
+  }
+  return out;
+}
+
 // A fresh HostState that keeps the storage of `hs`'s lists (reused across rounds).
 void ResetHostState(HostState& hs) {
   std::vector<int> vms = std::move(hs.vms);
@@ -116,7 +132,11 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
     if (const std::optional<int>& h = last_host_index) {
       vs.host = *h;
       hosts_[Idx(*h)].vms.push_back(static_cast<int>(i));
-      for (Resource r : kAllResources) hosts_[Idx(*h)].peak[r] += vs.peak_usage[r];
+      const Resources variance = VmVariance(static_cast<int>(i));
+      for (Resource r : kAllResources) {
+        hosts_[Idx(*h)].peak[r] += vs.peak_usage[r];
+        hosts_[Idx(*h)].variance[r] += variance[r];
+      }
       vm_memory[Idx(*h)] += v.memory_bytes;
     }
     for (const std::string& pattern : rules.exclude_vms) {
@@ -194,7 +214,11 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
         hs.used[r] += vs.usage[r];
         if (hs.cap[r] > 0) hs.forecast[r] += vs.forecast_usage[r] / hs.cap[r];
       }
-      for (Resource r : kAllResources) hs.peak[r] += vs.peak_usage[r];
+      const Resources variance = VmVariance(v);
+      for (Resource r : kAllResources) {
+        hs.peak[r] += vs.peak_usage[r];
+        hs.variance[r] += variance[r];
+      }
     }
   }
   // The target indexes, built from sorted runs: one hinted insert per host instead of a
@@ -337,6 +361,11 @@ void PlanContext::IndexTarget(int h) {
   by_load_.emplace(Load(h), h);
 }
 
+Resources PlanContext::VmVariance(int v) const {
+  if (policy_.density.effective_sigmas <= 0) return {};
+  return WindowVariance(vms_[Idx(v)].vm->history);
+}
+
 void PlanContext::UnindexTarget(int h) {
   if (!IsTargetEligible(h)) return;
   by_volume_.erase({Volume(h), h});
@@ -357,6 +386,11 @@ void PlanContext::ShiftUnit(const Unit& unit, int from, int to) {
       if (dst.cap[r] > 0) dst.forecast[r] += vs.forecast_usage[r] / dst.cap[r];
       src.peak[r] -= vs.peak_usage[r];
       dst.peak[r] += vs.peak_usage[r];
+    }
+    const Resources variance = VmVariance(v);
+    for (Resource r : kAllResources) {
+      src.variance[r] -= variance[r];
+      dst.variance[r] += variance[r];
     }
     src.vms.erase(std::find(src.vms.begin(), src.vms.end(), v));
     dst.vms.push_back(v);

@@ -30,6 +30,7 @@ struct HostState {
   Resources used;      // projected; memory = max(reported, sum of VM allocations)
   Resources forecast;  // projected forecast utilisation (fraction of capacity)
   Resources peak;      // projected sum of the residents' peak_usage (absolute)
+  Resources variance;  // projected sum of the residents' variance (absolute, squared)
   std::array<bool, kNumResources> hot = {false, false, false};  // detected at start
   bool stale = false;
   bool maintenance = false;  // flag or policy.drain.hosts
@@ -108,6 +109,10 @@ class PlanContext {
   // The unit's share of host h's capacity per resource, now and forecast.
   Resources Share(const Unit& unit, int h) const;
   Resources ForecastShare(const Unit& unit, int h) const;
+
+  // VM v's variance over its own history window per resource (absolute units, squared);
+  // all 0 unless density.effective_sigmas is set, so other policies do not pay for it.
+  Resources VmVariance(int v) const;
 
   // True for hosts that may receive VMs: fresh, not in maintenance, not excluded.
   bool IsTargetEligible(int h) const;

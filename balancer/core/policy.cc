@@ -178,6 +178,12 @@ std::vector<PolicyIssue> ValidatePolicy(const Policy& p) {
   CheckFraction(out, "density.max_utilization", p.density.max_utilization, false);
   CheckIntRange(out, "density.max_hosts_per_round", p.density.max_hosts_per_round, 1, 1000);
   CheckFraction(out, "density.max_peak_utilization", p.density.max_peak_utilization, false);
+  if (!(p.density.effective_sigmas >= 0 && p.density.effective_sigmas <= 10)) {
+    out.push_back({"density.effective_sigmas", "value " + Num(p.density.effective_sigmas) +
+                                                   " is out of range; allowed: [0, 10]"});
+  }
+  CheckFraction(out, "density.max_effective_utilization", p.density.max_effective_utilization,
+                false);
   CheckGroups(out, "rules.affinity", p.rules.affinity, 1);
   CheckGroups(out, "rules.anti_affinity", p.rules.anti_affinity, 1);
   for (std::size_t i = 0; i < p.rules.pins.size(); ++i) {

@@ -83,6 +83,16 @@ struct DensityOptions {
   // history window, or its usage now) at or below this fraction of capacity: spiky VMs get
   // headroom, steady ones pack tighter.
   double max_peak_utilization = 1.0;
+  // Receivers also keep sum(m) + effective_sigmas x sqrt(sum(var)) at or below
+  // max_effective_utilization of capacity, over their VMs and the arriving one: m is a VM's
+  // forecast, var the variance of its history window. Independent bursts rarely coincide, so
+  // many steady VMs pack tighter than a few jumpy ones. 0 sigmas: not checked.
+  double effective_sigmas = 0.0;
+  double max_effective_utilization = 1.0;
+  // Hotspot relief puts a VM on the fullest host within density's limits (the host density
+  // would fill), and on the roomiest host under the relieved mark only when none fits: the
+  // roomiest host is the next one density empties, and the VM would move twice.
+  bool relieve_onto_receivers = false;
 };
 
 struct DrainOptions {

@@ -27,7 +27,9 @@ const std::map<std::string, std::vector<std::string>> kKnownKeys = {
     {"detection", {"k", "n", "forecast", "ewma_alpha"}},
     {"balance", {"weights", "load", "min_move_gain", "min_gain", "surge_weight", "tolerance"}},
     {"balance.weights", {"cpu", "memory", "network"}},
-    {"density", {"max_utilization", "max_hosts_per_round", "max_peak_utilization"}},
+    {"density",
+     {"max_utilization", "max_hosts_per_round", "max_peak_utilization", "effective_sigmas",
+      "max_effective_utilization", "relieve_onto_receivers"}},
     {"drain", {"hosts"}},
     {"rules", {"affinity", "anti_affinity", "pins", "exclude_vms", "exclude_hosts"}},
     {"rules.affinity[]", {"name", "vms"}},
@@ -373,6 +375,9 @@ void ParseDocument(Parser& p, const YAML::Node& root, Policy& policy) {
     p.Double(n, "density", "max_utilization", policy.density.max_utilization);
     p.Int(n, "density", "max_hosts_per_round", policy.density.max_hosts_per_round);
     p.Double(n, "density", "max_peak_utilization", policy.density.max_peak_utilization);
+    p.Double(n, "density", "effective_sigmas", policy.density.effective_sigmas);
+    p.Double(n, "density", "max_effective_utilization", policy.density.max_effective_utilization);
+    p.Bool(n, "density", "relieve_onto_receivers", policy.density.relieve_onto_receivers);
   }
 
   if (YAML::Node n = p.Get(root, "", "drain"); n && p.Map(n, "drain", "drain")) {

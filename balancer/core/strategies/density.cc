@@ -194,19 +194,6 @@ class Density final : public Strategy {
     return true;
   }
 
-  // The receiver's residents' recent peaks plus the unit's stay within the peak limit.
-  static bool PeaksFit(const PlanContext& ctx, const Unit& unit, int t) {
-    const double limit = ctx.policy().density.max_peak_utilization;
-    const HostState& ts = ctx.host(t);
-    for (Resource r : kAllResources) {
-      if (!ctx.policy().threshold(r).enabled || ts.cap[r] <= 0) continue;
-      double add = 0;
-      for (int v : unit) add += ctx.vm(v).peak_usage[r];
-      if (ts.peak[r] + add > limit * ts.cap[r]) return false;
-    }
-    return true;
-  }
-
   // Places every unit of host h in the keep set: the biggest fitting host, the fullest of
   // that size. A trial (for_real = false) ignores the caps and reports whether all units
   // found a place; for real, a capped receiver is passed over, and the first cap on the
@@ -233,7 +220,7 @@ class Density final : public Strategy {
         const int size = sizes.of[static_cast<std::size_t>(t)];
         if (target >= 0 && size <= target_size) return false;  // a fuller one of its size fits
         if (ctx.CheckTarget(unit, t, limits, for_real) == Blocker::kNone &&
-            PeaksFit(ctx, unit, t)) {
+            DensityFits(ctx, unit, t)) {
           target = t;
           target_size = size;
           return size >= sizes.biggest_kept;  // none bigger: stop

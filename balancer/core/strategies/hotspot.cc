@@ -1,6 +1,7 @@
 // Hotspot relief (Sandpiper): for each hot host, most loaded first, move the VMs with the
 // highest volume-to-size ratio (most load relieved per byte copied) to the host with the
-// most headroom that stays under the relieved mark, until the host is relieved.
+// most headroom that stays under the relieved mark, until the host is relieved. With
+// density.relieve_onto_receivers, the fullest host density would fill comes first.
 
 #include <algorithm>
 #include <tuple>
@@ -138,7 +139,9 @@ class Hotspot final : public Strategy {
         left.blockers[b] = 1;
         break;
       }
-      TargetChoice t = FindRoomiestTarget(ctx, c.unit, limits);
+      TargetChoice t;
+      if (policy.density.relieve_onto_receivers) t = FindFullestDensityTarget(ctx, c.unit);
+      if (t.host < 0) t = FindRoomiestTarget(ctx, c.unit, limits);
       if (t.host < 0) {
         ++left.blockers[t.blocker];
         continue;

@@ -1,6 +1,10 @@
 #include "balancer/core/strategies/strategy.h"
 
+#include <algorithm>
 #include <array>
+#include <climits>
+#include <cmath>
+#include <iterator>
 #include <utility>
 
 #include "balancer/core/explain.h"
@@ -27,6 +31,47 @@ TargetChoice FindRoomiestTarget(const PlanContext& ctx, const Unit& unit, const 
     }
   }
   return none;
+}
+
+bool DensityFits(const PlanContext& ctx, const Unit& unit, int t) {
+  const Policy& p = ctx.policy();
+  const DensityOptions& d = p.density;
+  const HostState& ts = ctx.host(t);
+  for (Resource r : kAllResources) {
+    if (!p.threshold(r).enabled || ts.cap[r] <= 0) continue;
+    double peak = ts.peak[r];
+    for (int v : unit) peak += ctx.vm(v).peak_usage[r];
+    if (peak > d.max_peak_utilization * ts.cap[r]) return false;
+    if (d.effective_sigmas <= 0) continue;
+    double mean = ts.forecast[r] * ts.cap[r];
+    double variance = ts.variance[r];
+    for (int v : unit) {
+      mean += ctx.vm(v).forecast_usage[r];
+      variance += ctx.VmVariance(v)[r];
+    }
+    if (mean + d.effective_sigmas * std::sqrt(std::max(0.0, variance)) >
+        d.max_effective_utilization * ts.cap[r]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TargetChoice FindFullestDensityTarget(const PlanContext& ctx, const Unit& unit) {
+  const Policy& p = ctx.policy();
+  Resources limits = ctx.RelievedLimits();
+  for (Resource r : kAllResources) limits[r] = std::min(limits[r], p.density.max_utilization);
+  const auto& by_load = ctx.targets_by_load();
+  const auto fullest = by_load.upper_bound({p.density.max_utilization, INT_MAX});
+  int scanned = 0;
+  for (auto it = std::make_reverse_iterator(fullest); it != by_load.rend(); ++it) {
+    if (scanned++ >= kTargetScanBudget) break;
+    const int t = it->second;
+    if (ctx.CheckTarget(unit, t, limits) == Blocker::kNone && DensityFits(ctx, unit, t)) {
+      return {t, Blocker::kNone};
+    }
+  }
+  return {};
 }
 
 void AddUnrelieved(PlanContext& ctx, Unrelieved u) {

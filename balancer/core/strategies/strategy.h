@@ -33,6 +33,18 @@ struct TargetChoice {
 TargetChoice FindRoomiestTarget(const PlanContext& ctx, const Unit& unit, const Resources& limit,
                                 bool check_caps = true);
 
+// Density's own limits on a receiver beyond CheckTarget's: with the unit, its VMs' recent
+// peaks together within density.max_peak_utilization of capacity, and their forecasts plus
+// density.effective_sigmas standard deviations of their sum (variances added, as for
+// independent VMs) within density.max_effective_utilization, per enabled resource.
+bool DensityFits(const PlanContext& ctx, const Unit& unit, int t);
+
+// The fullest eligible target whose load is at most density.max_utilization that takes the
+// unit under min(relieved mark, density.max_utilization) and DensityFits: where hotspot
+// relief puts a VM when density.relieve_onto_receivers is set, so that density does not
+// move it again to empty that host.
+TargetChoice FindFullestDensityTarget(const PlanContext& ctx, const Unit& unit);
+
 // Sets main_blocker (most frequent, ties to the earlier check) and the explanation, and
 // appends the entry to the context.
 void AddUnrelieved(PlanContext& ctx, Unrelieved u);

@@ -93,13 +93,26 @@ limits:
   EXPECT_EQ(p.limits.return_cooldown, std::chrono::seconds(600));
 }
 
-TEST(LoaderTest, DensityPeakLimitLoadsDefaultsAndIsRangeChecked) {
+TEST(LoaderTest, DensityReceiverLimitsLoadDefaultsAndAreRangeChecked) {
   EXPECT_DOUBLE_EQ(MustLoad("apiVersion: ballast/v1\n").density.max_peak_utilization, 1.0);
   core::Policy p = MustLoad("apiVersion: ballast/v1\ndensity: {max_peak_utilization: 0.85}\n");
   EXPECT_DOUBLE_EQ(p.density.max_peak_utilization, 0.85);
   EXPECT_EQ(Errors("apiVersion: ballast/v1\ndensity: {max_peak_utilization: 0}\n"),
             "p.yaml:2:33: density.max_peak_utilization: value 0 is out of range; "
             "allowed: (0, 1]");
+  const core::Policy d = MustLoad("apiVersion: ballast/v1\n");
+  EXPECT_DOUBLE_EQ(d.density.effective_sigmas, 0.0);
+  EXPECT_DOUBLE_EQ(d.density.max_effective_utilization, 1.0);
+  EXPECT_FALSE(d.density.relieve_onto_receivers);
+  const core::Policy e = MustLoad(
+      "apiVersion: ballast/v1\ndensity: {effective_sigmas: 2, max_effective_utilization: 0.9,"
+      " relieve_onto_receivers: true}\n");
+  EXPECT_DOUBLE_EQ(e.density.effective_sigmas, 2.0);
+  EXPECT_DOUBLE_EQ(e.density.max_effective_utilization, 0.9);
+  EXPECT_TRUE(e.density.relieve_onto_receivers);
+  EXPECT_NE(Errors("apiVersion: ballast/v1\ndensity: {effective_sigmas: -1}\n")
+                .find("density.effective_sigmas: value -1 is out of range; allowed: [0, 10]"),
+            std::string::npos);
 }
 
 TEST(LoaderTest, BalanceGainLoadAndSurgeLoadDefaultsAndAreChecked) {

@@ -136,6 +136,66 @@ TEST(DensityTest, ReceiversKeepTheirVmsRecentPeaksUnderThePeakLimit) {
   EXPECT_EQ(MovedVms(MakePlan(build({1, 8, 1}), p, T0())), (std::vector<std::string>{"v->full"}));
 }
 
+TEST(DensityTest, ReceiversKeepRoomForTheSpreadOfTheirVms) {
+  // v (1 core, steady) can go to `full`, whose VM f uses 5 cores now; its history decides.
+  auto build = [](std::vector<double> f_history) {
+    ClusterBuilder b;
+    b.Host("light").Host("full");
+    b.Vm("v", "light", 1).Vm("f", "full", 5);
+    ClusterState s = b.Build();
+    s.vms[0].history[static_cast<std::size_t>(Resource::kCpu)] = {1, 1, 1, 1};
+    s.vms[1].history[static_cast<std::size_t>(Resource::kCpu)] = std::move(f_history);
+    return s;
+  };
+  Policy p = DensityPolicy();
+  p.density.effective_sigmas = 2;
+  p.density.max_effective_utilization = 0.5;  // 8 cores
+  // Steady f: 5 + 1 and no spread, within 8 cores.
+  EXPECT_EQ(MovedVms(MakePlan(build({5, 5, 5, 5}), p, T0())),
+            (std::vector<std::string>{"v->full"}));
+  // f swings between 1 and 9 cores (standard deviation 4): 5 + 1 + 2 x 4 > 8. The peaks
+  // (9 + 1 of 16) and the density limit (6 of 16 < 60 %) would both let it pack.
+  EXPECT_TRUE(MakePlan(build({1, 9, 1, 9}), p, T0()).moves.empty());
+  // Without the spread check it packs.
+  p.density.effective_sigmas = 0;
+  EXPECT_EQ(MovedVms(MakePlan(build({1, 9, 1, 9}), p, T0())),
+            (std::vector<std::string>{"v->full"}));
+}
+
+TEST(DensityTest, AVmPlacedThisRoundAddsItsSpreadToTheReceiver) {
+  ClusterBuilder b;
+  b.Host("light").Host("full").Host("other");
+  b.Vm("v1", "light", 1).Vm("v2", "light", 1).Vm("f", "full", 5).Vm("o", "other", 3);
+  ClusterState s = b.Build();
+  for (int i : {0, 1}) s.vms[i].history[static_cast<std::size_t>(Resource::kCpu)] = {2, 0, 2, 0};
+  Policy p = DensityPolicy();
+  p.density.effective_sigmas = 2;
+  p.density.max_effective_utilization = 9.5 / 16;
+  // v1 on full: 5 + 1 + 2 x 1 <= 9.5. v2 as well would be 7 + 2 x sqrt(2) > 9.5 (9 if v1's
+  // variance were forgotten), so it goes to `other`.
+  EXPECT_EQ(MovedVms(MakePlan(s, p, T0())), (std::vector<std::string>{"v1->full", "v2->other"}));
+}
+
+TEST(DensityTest, ReceiversCountTheSpreadOfVmsArrivingOnThem) {
+  auto build = [](std::vector<double> history) {
+    ClusterBuilder b;
+    b.Host("light").Host("full").Host("far");
+    b.Vm("v", "light", 1).Vm("f", "full", 5).Vm("s", "far", 1);
+    b.Stale("far").InFlight("s", "far", "full");
+    ClusterState s = b.Build();
+    s.vms[2].history[static_cast<std::size_t>(Resource::kCpu)] = std::move(history);
+    return s;
+  };
+  Policy p = DensityPolicy();
+  p.density.effective_sigmas = 2;
+  p.density.max_effective_utilization = 0.5;  // 8 cores
+  EXPECT_EQ(MovedVms(MakePlan(build({1, 1, 1, 1}), p, T0())),
+            (std::vector<std::string>{"v->full"}));
+  // s lands on full after one burst to 9 cores: a forecast near 1 core, but a standard
+  // deviation of 2.2: 5 + 1 + ~1.3 + 2 x 2.2 > 8.
+  EXPECT_TRUE(MakePlan(build({1, 1, 1, 1, 1, 1, 9, 1, 1, 1, 1, 1}), p, T0()).moves.empty());
+}
+
 TEST(DensityTest, ReceiversCountThePeaksOfVmsArrivingOnThem) {
   auto build = [](std::vector<double> history) {
     ClusterBuilder b;

@@ -32,6 +32,35 @@ TEST(HotspotTest, MovesBestVolumeToSizeRatioToRoomiestHost) {
   EXPECT_TRUE(plan.unrelieved.empty());
 }
 
+// Under a density policy the roomiest host is the next one density empties: relief goes to
+// the fullest host within density's limits instead, and to the roomiest only if none fits.
+TEST(HotspotTest, RelievesOntoTheHostsDensityFillsWhenAsked) {
+  ClusterBuilder b;
+  b.Host("hot").Host("idle").Host("mid").Host("near");
+  b.Vm("v1", "hot", 4).Vm("v2", "hot", 4).Vm("v3", "hot", 4).Vm("v4", "hot", 3.5);
+  b.Vm("i", "idle", 1).Vm("m", "mid", 4).Vm("n", "near", 7);
+  const ClusterState s = b.Build();
+  Policy p = testing::TestPolicy();
+  p.strategies = {StrategyKind::kHotspot, StrategyKind::kDensity};
+  Plan plan = MakePlan(s, p, T0());
+  ASSERT_FALSE(plan.moves.empty());
+  EXPECT_EQ(plan.moves[0].to, "idle");  // the roomiest
+  p.density.relieve_onto_receivers = true;
+  plan = MakePlan(s, p, T0());
+  ASSERT_EQ(plan.moves.size(), 2u);
+  // 4 more cores take `near` to 69 %, above the density limit (60 %); `mid` to 50 %.
+  EXPECT_EQ(plan.moves[0].reason.strategy, StrategyKind::kHotspot);
+  EXPECT_EQ(plan.moves[0].to, "mid");
+  EXPECT_EQ(plan.moves[1].to, "idle");  // mid is full now: the fullest that still fits
+  EXPECT_TRUE(plan.unrelieved.empty());
+  // No host fits density's limits: the roomiest under the relieved mark, as without.
+  p.density.max_utilization = 0.1;
+  plan = MakePlan(s, p, T0());
+  ASSERT_FALSE(plan.moves.empty());
+  EXPECT_EQ(plan.moves[0].to, "idle");
+  EXPECT_TRUE(plan.unrelieved.empty());
+}
+
 TEST(HotspotTest, KeepsMovingUntilUnderTheRelievedMark) {
   ClusterBuilder b;
   b.Host("hot").Host("a").Host("b");
