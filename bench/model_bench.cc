@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -128,14 +129,23 @@ void BM_ModelIngestChurn(benchmark::State& state) {
 }
 BENCHMARK(BM_ModelIngestChurn)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
-void BM_DecodeHostSample(benchmark::State& state) {
-  HostSample s = MakeHostSample(1, kVmsPerHost);
+// One encoded kVmsPerHost-VM sample of host 1 (the sample itself in `s`); nullopt, and the
+// benchmark skipped, if it does not encode.
+std::optional<std::string> EncodedSample(benchmark::State& state, HostSample& s) {
+  s = MakeHostSample(1, kVmsPerHost);
   Advance(s);
   auto bytes = EncodeHostSample(s);
   if (!bytes.ok()) {
     state.SkipWithError("encode failed");
-    return;
+    return std::nullopt;
   }
+  return std::move(*bytes);
+}
+
+void BM_DecodeHostSample(benchmark::State& state) {
+  HostSample s;
+  const std::optional<std::string> bytes = EncodedSample(state, s);
+  if (!bytes) return;
   for (auto _ : state) {
     DecodeResult d = DecodeHostSample(*bytes, s.host.name);
     benchmark::DoNotOptimize(d.ok());
@@ -147,13 +157,9 @@ BENCHMARK(BM_DecodeHostSample)->Unit(benchmark::kMicrosecond);
 
 // Into one HostSample kept across messages, as the balancer's loop decodes.
 void BM_DecodeHostSampleInto(benchmark::State& state) {
-  HostSample s = MakeHostSample(1, kVmsPerHost);
-  Advance(s);
-  auto bytes = EncodeHostSample(s);
-  if (!bytes.ok()) {
-    state.SkipWithError("encode failed");
-    return;
-  }
+  HostSample s;
+  const std::optional<std::string> bytes = EncodedSample(state, s);
+  if (!bytes) return;
   HostSample out;
   for (auto _ : state) {
     auto failure = DecodeHostSampleInto(*bytes, s.host.name, out);

@@ -176,16 +176,20 @@ TEST(DensityTest, AVmPlacedThisRoundAddsItsSpreadToTheReceiver) {
   EXPECT_EQ(MovedVms(MakePlan(s, p, T0())), (std::vector<std::string>{"v1->full", "v2->other"}));
 }
 
+// v (1 core) on `light` may go to `full` (f, 5 cores), where s (1 core now, `history`
+// before) is arriving from a stale host.
+ClusterState ArrivingOnFull(std::vector<double> history) {
+  ClusterBuilder b;
+  b.Host("light").Host("full").Host("far");
+  b.Vm("v", "light", 1).Vm("f", "full", 5).Vm("s", "far", 1);
+  b.Stale("far").InFlight("s", "far", "full");
+  ClusterState s = b.Build();
+  s.vms[2].history[static_cast<std::size_t>(Resource::kCpu)] = std::move(history);
+  return s;
+}
+
 TEST(DensityTest, ReceiversCountTheSpreadOfVmsArrivingOnThem) {
-  auto build = [](std::vector<double> history) {
-    ClusterBuilder b;
-    b.Host("light").Host("full").Host("far");
-    b.Vm("v", "light", 1).Vm("f", "full", 5).Vm("s", "far", 1);
-    b.Stale("far").InFlight("s", "far", "full");
-    ClusterState s = b.Build();
-    s.vms[2].history[static_cast<std::size_t>(Resource::kCpu)] = std::move(history);
-    return s;
-  };
+  const auto build = ArrivingOnFull;
   Policy p = DensityPolicy();
   p.density.effective_sigmas = 2;
   p.density.max_effective_utilization = 0.5;  // 8 cores
@@ -197,15 +201,7 @@ TEST(DensityTest, ReceiversCountTheSpreadOfVmsArrivingOnThem) {
 }
 
 TEST(DensityTest, ReceiversCountThePeaksOfVmsArrivingOnThem) {
-  auto build = [](std::vector<double> history) {
-    ClusterBuilder b;
-    b.Host("light").Host("full").Host("far");
-    b.Vm("v", "light", 1).Vm("f", "full", 5).Vm("s", "far", 1);
-    b.Stale("far").InFlight("s", "far", "full");
-    ClusterState s = b.Build();
-    s.vms[2].history[static_cast<std::size_t>(Resource::kCpu)] = std::move(history);
-    return s;
-  };
+  const auto build = ArrivingOnFull;
   Policy p = DensityPolicy();
   p.density.max_peak_utilization = 0.8;  // 12.8 cores
   EXPECT_EQ(MovedVms(MakePlan(build({1, 1, 1}), p, T0())), (std::vector<std::string>{"v->full"}));
