@@ -23,13 +23,13 @@ double ForecastAr1(std::span<const double> samples);
 double Forecast(std::span<const double> samples, const Detection& detection);
 
 // A VM's forecast and peak per resource, each at least its usage now: forecast[r] =
-// max(now[r], Forecast(history[r])) (0 for an empty window) and peak[r] = max(now[r], the
-// window's samples). The same figures as computing them one resource at a time; with EWMA
-// over windows of equal length (the model keeps the three in step) the three dependent
+// max(now[r], Forecast(history[r] widened to doubles)) (0 for an empty window) and peak[r] =
+// max(now[r], the window's samples). The same figures as computing them one resource at a time;
+// with EWMA over windows of equal length (the model keeps the three in step) the three dependent
 // multiply-add chains run side by side, about a third of the time. The plan's view does this
 // for every VM: 6,000,000 chains of 16 samples at 100,000 hosts.
-void ForecastAndPeak(const SampleWindow& history, const Detection& detection, const Resources& now,
-                     Resources& forecast, Resources& peak);
+void ForecastAndPeak(const VmSampleWindow& history, const Detection& detection,
+                     const Resources& now, Resources& forecast, Resources& peak);
 
 // True if at least k of the last n samples are strictly above `mark`.
 bool KOfNAbove(std::span<const double> samples, int k, int n, double mark);

@@ -19,10 +19,10 @@ double Ratio(double used, double cap) { return cap > 0 ? used / cap : 0.0; }
 std::size_t Idx(int i) { return static_cast<std::size_t>(i); }
 
 // Per resource, the population variance of a history window (0 for fewer than 2 samples).
-Resources WindowVariance(const SampleWindow& history) {
+Resources WindowVariance(const VmSampleWindow& history) {
   Resources out;
   for (Resource r : kAllResources) {
-    const std::vector<double>& xs = history[static_cast<std::size_t>(r)];
+    const std::vector<float>& xs = history[static_cast<std::size_t>(r)];
     if (xs.size() < 2) continue;
     double mean = 0;
     for (double x : xs) mean += x;

@@ -53,6 +53,7 @@ class RecentWindow {
   // i = 0 is the oldest.
   double operator[](std::size_t i) const { return values_[(head_ + i) % values_.size()]; }
   void AppendTo(std::vector<double>& out) const;
+  void AppendTo(std::vector<float>& out) const;  // the values as kept
 
  private:
   std::vector<float> values_;

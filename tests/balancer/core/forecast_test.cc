@@ -93,18 +93,20 @@ TEST(ForecastAndPeakTest, GivesExactlyWhatEachResourceAloneGives) {
     d.forecast = trial % 3 == 0 ? ForecastModel::kAr1 : ForecastModel::kEwma;
     d.ewma_alpha = std::uniform_real_distribution<double>(0.05, 1.0)(rng);
     const std::size_t len = static_cast<std::size_t>(trial % 17);
-    SampleWindow history;
+    VmSampleWindow history;
     for (std::size_t r = 0; r < kNumResources; ++r) {
       // Mostly in step, as the model keeps them; sometimes not.
       const std::size_t n = trial % 5 == 4 ? (len + r) % 17 : len;
-      for (std::size_t i = 0; i < n; ++i) history[r].push_back(value(rng));
+      for (std::size_t i = 0; i < n; ++i) history[r].push_back(static_cast<float>(value(rng)));
     }
     const Resources now = {value(rng), value(rng), value(rng)};
     Resources forecast;
     Resources peak;
     ForecastAndPeak(history, d, now, forecast, peak);
     for (Resource r : kAllResources) {
-      const std::vector<double>& h = history[static_cast<std::size_t>(r)];
+      // The window widened to doubles first: a VM's float window forecasts the same.
+      const std::vector<float>& kept = history[static_cast<std::size_t>(r)];
+      const std::vector<double> h(kept.begin(), kept.end());
       const double f = h.empty() ? 0.0 : Forecast(h, d);
       double p = now[r];
       for (double x : h) p = std::max(p, x);

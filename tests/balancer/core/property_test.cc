@@ -66,7 +66,10 @@ World RandomWorld(std::uint64_t seed, bool balance_only) {
       mem_left -= v.memory_bytes;
       v.cpu_used = uniform(0, h.capacity.cpu / 3);
       v.net_bps = uniform(0, 3e8);
-      if (chance(0.2)) v.history[0] = {v.cpu_used * uniform(0.5, 1.5), v.cpu_used};
+      if (chance(0.2)) {
+        v.history[0] = {static_cast<float>(v.cpu_used * uniform(0.5, 1.5)),
+                        static_cast<float>(v.cpu_used)};
+      }
       w.state.vms.push_back(v);
       for (Resource r : kAllResources) h.used[r] += v.usage()[r];
     }

@@ -117,7 +117,7 @@ TEST(DensityTest, HostsWhoseVmsMayNotMoveDoNotUseUpTheCandidates) {
 }
 
 TEST(DensityTest, ReceiversKeepTheirVmsRecentPeaksUnderThePeakLimit) {
-  auto build = [](std::vector<double> history) {
+  auto build = [](std::vector<float> history) {
     ClusterBuilder b;
     b.Host("light").Host("full");
     b.Vm("v", "light", 1);
@@ -138,7 +138,7 @@ TEST(DensityTest, ReceiversKeepTheirVmsRecentPeaksUnderThePeakLimit) {
 
 TEST(DensityTest, ReceiversKeepRoomForTheSpreadOfTheirVms) {
   // v (1 core, steady) can go to `full`, whose VM f uses 5 cores now; its history decides.
-  auto build = [](std::vector<double> f_history) {
+  auto build = [](std::vector<float> f_history) {
     ClusterBuilder b;
     b.Host("light").Host("full");
     b.Vm("v", "light", 1).Vm("f", "full", 5);
@@ -178,7 +178,7 @@ TEST(DensityTest, AVmPlacedThisRoundAddsItsSpreadToTheReceiver) {
 
 // v (1 core) on `light` may go to `full` (f, 5 cores), where s (1 core now, `history`
 // before) is arriving from a stale host.
-ClusterState ArrivingOnFull(std::vector<double> history) {
+ClusterState ArrivingOnFull(std::vector<float> history) {
   ClusterBuilder b;
   b.Host("light").Host("full").Host("far");
   b.Vm("v", "light", 1).Vm("f", "full", 5).Vm("s", "far", 1);
