@@ -30,23 +30,11 @@ void RecentWindow::Push(double v, std::size_t capacity) {
   head_ = (head_ + 1) % values_.size();
 }
 
-namespace {
-
-// Oldest first: the ring from `head` to its end, then from its start up to `head`.
-template <typename T>
-void AppendRing(const std::vector<float>& ring, std::size_t head, std::vector<T>& out) {
-  const std::size_t n = ring.size();
-  const std::size_t first = out.size();
-  out.resize(first + n);
-  T* to = out.data() + first;
-  for (std::size_t i = head; i < n; ++i) *to++ = ring[i];
-  for (std::size_t i = 0; i < head; ++i) *to++ = ring[i];
+void RecentWindow::AppendTo(std::vector<float>& out) const {
+  // Oldest first: the ring from head_ to its end, then from its start up to head_.
+  out.insert(out.end(), values_.begin() + static_cast<std::ptrdiff_t>(head_), values_.end());
+  out.insert(out.end(), values_.begin(), values_.begin() + static_cast<std::ptrdiff_t>(head_));
 }
-
-}  // namespace
-
-void RecentWindow::AppendTo(std::vector<double>& out) const { AppendRing(values_, head_, out); }
-void RecentWindow::AppendTo(std::vector<float>& out) const { AppendRing(values_, head_, out); }
 
 ClusterModel::ClusterModel(ModelOptions options) : options_(options) {}
 

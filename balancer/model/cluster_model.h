@@ -52,8 +52,7 @@ class RecentWindow {
   bool empty() const { return values_.empty(); }
   // i = 0 is the oldest.
   double operator[](std::size_t i) const { return values_[(head_ + i) % values_.size()]; }
-  void AppendTo(std::vector<double>& out) const;
-  void AppendTo(std::vector<float>& out) const;  // the values as kept
+  void AppendTo(std::vector<float>& out) const;
 
  private:
   std::vector<float> values_;

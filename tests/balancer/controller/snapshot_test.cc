@@ -125,6 +125,26 @@ TEST_F(SnapshotTest, HistoryKeepsOrderOverManySamples) {
             (std::vector<double>{0.25, 0.25, 0.5}));
 }
 
+// A VM's window is a ring in the model; the snapshot lists it oldest first also once the
+// ring has wrapped (20 rates into a window of 16).
+TEST_F(SnapshotTest, VmHistoryKeepsOrderOnceItsWindowWraps) {
+  std::uint64_t cpu_ns = 0;
+  for (std::uint64_t t = 0; t <= 20; ++t) {
+    cpu_ns += t * kSecond / 20;  // t/20 cores over the second before t
+    Report("a", t + 1, t + 1, {Vm("v", "v", cpu_ns)});
+  }
+  SnapshotInputs in;
+  in.model = &model_;
+  core::ClusterState s = BuildClusterState(in);
+  ASSERT_EQ(s.vms.size(), 1u);
+  const auto cpu = static_cast<std::size_t>(core::Resource::kCpu);
+  const std::vector<float>& got = s.vms[0].history[cpu];
+  ASSERT_EQ(got.size(), 16u);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_FLOAT_EQ(got[i], static_cast<float>(i + 5) / 20) << i;  // 0.25 ... 1.0
+  }
+}
+
 TEST_F(SnapshotTest, StaleAndMaintenanceFlags) {
   BuildCluster();
   SnapshotInputs in;
