@@ -95,11 +95,15 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
   // of that UUID, -1 until it is seen. A flat table, not a std::unordered_map: every VM is
   // looked up, nearly all of them in vain, and a miss here reads one slot where the map's
   // cost a division and a bucket (a fifth of the view at 200,000 VMs).
+  // And a bitmap in front of it, so that a VM no migration names (nearly all) costs no read
+  // of the table's slots.
   NameIndex named;
+  NameFilter maybe_named;
   std::vector<int> named_vm;
   named.Reset(state.recent_migrations.size() + state.in_flight.size());
   auto name_vm = [&](std::string_view uuid) {
     if (named.Insert(uuid, static_cast<int>(named_vm.size()))) named_vm.push_back(-1);
+    maybe_named.Add(uuid);
   };
   for (const FinishedMigration& m : state.recent_migrations) name_vm(m.vm_uuid);
   for (const InFlightMigration& m : state.in_flight) name_vm(m.vm_uuid);
@@ -117,7 +121,7 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
     VmState& vs = vms_[i];
     vs = VmState{};
     vs.vm = &v;
-    if (!named_vm.empty()) {
+    if (!named_vm.empty() && maybe_named.MightContain(v.uuid)) {
       const int n = named.Find(v.uuid);
       if (n >= 0 && named_vm[Idx(n)] < 0) named_vm[Idx(n)] = static_cast<int>(i);
     }
