@@ -47,6 +47,17 @@ void ResetHostState(HostState& hs) {
 
 }  // namespace
 
+const VmExtras PlanContext::kNoExtras{};
+
+VmExtras& PlanContext::MutableExtras(int v) {
+  int& e = vms_[Idx(v)].extras;
+  if (e < 0) {
+    e = static_cast<int>(extras_.size());
+    extras_.emplace_back();
+  }
+  return extras_[Idx(e)];
+}
+
 PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePoint now,
                          PlanWorkspace::Storage* workspace)
     : state_(state), policy_(policy), now_(now), workspace_(workspace) {
@@ -157,7 +168,7 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
     for (std::size_t g = 0; g < rules.affinity.size(); ++g) {
       for (const std::string& pattern : rules.affinity[g].vms) {
         if (VmMatches(pattern, v)) {
-          vs.affinity.push_back(static_cast<int>(g));
+          MutableExtras(static_cast<int>(i)).affinity.push_back(static_cast<int>(g));
           break;
         }
       }
@@ -165,7 +176,7 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
     for (std::size_t g = 0; g < rules.anti_affinity.size(); ++g) {
       for (const std::string& pattern : rules.anti_affinity[g].vms) {
         if (VmMatches(pattern, v)) {
-          vs.anti.push_back(static_cast<int>(g));
+          MutableExtras(static_cast<int>(i)).anti.push_back(static_cast<int>(g));
           break;
         }
       }
@@ -183,9 +194,9 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
   for (const FinishedMigration& m : state.recent_migrations) {
     const int v = named_vm_of(m.vm_uuid);
     if (v < 0) continue;
-    VmState& vs = vms_[Idx(v)];
-    if (!vs.last_move || *vs.last_move < m.finished_at) vs.last_move = m.finished_at;
-    if (auto h = FindHost(m.from)) vs.left.emplace_back(*h, m.finished_at);
+    VmExtras& x = MutableExtras(v);
+    if (!x.last_move || *x.last_move < m.finished_at) x.last_move = m.finished_at;
+    if (auto h = FindHost(m.from)) x.left.emplace_back(*h, m.finished_at);
   }
   for (const InFlightMigration& m : state.in_flight) {
     ++cluster_in_flight_;
@@ -331,16 +342,16 @@ bool PlanContext::IsTargetEligible(int h) const {
 Unit PlanContext::UnitOf(int v) const {
   Unit unit = {v};
   const int h = vms_[Idx(v)].host;
-  if (vms_[Idx(v)].affinity.empty() || h < 0) return unit;
+  if (extras(v).affinity.empty() || h < 0) return unit;
   // Grow to a fixed point: partners of partners on the same host belong too.
   const HostState& hs = hosts_[Idx(h)];
   for (std::size_t i = 0; i < unit.size(); ++i) {
-    const VmState& member = vms_[Idx(unit[i])];
+    const std::vector<int>& member_groups = extras(unit[i]).affinity;
     for (const std::vector<int>* list : {&hs.vms, &hs.arriving}) {
       for (int other : *list) {
         if (std::find(unit.begin(), unit.end(), other) != unit.end()) continue;
-        const std::vector<int>& groups = vms_[Idx(other)].affinity;
-        for (int g : member.affinity) {
+        const std::vector<int>& groups = extras(other).affinity;
+        for (int g : member_groups) {
           if (std::find(groups.begin(), groups.end(), g) != groups.end()) {
             unit.push_back(other);
             break;

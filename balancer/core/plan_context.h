@@ -43,6 +43,16 @@ struct HostState {
   std::vector<int> arriving;
 };
 
+// What few VMs have, kept apart from VmState: their rule groups and their recent moves. The
+// view writes a VmState for every VM every round (2,000,000 at 100,000 hosts), and these
+// lists took half of its bytes while nearly every VM has none.
+struct VmExtras {
+  std::optional<TimePoint> last_move;           // newest finished migration
+  std::vector<std::pair<int, TimePoint>> left;  // (host it left, when), recent ones
+  std::vector<int> affinity;                    // indices into policy.rules.affinity
+  std::vector<int> anti;                        // indices into policy.rules.anti_affinity
+};
+
 struct VmState {
   const Vm* vm = nullptr;
   int host = -1;             // projected; -1 = its host is not in the snapshot (never moved)
@@ -54,15 +64,12 @@ struct VmState {
   // any move would side with one rule against the other (see FindRuleConflicts).
   bool conflicted = false;
   bool in_flight = false;
-  bool reported_twice = false;                  // Vm::reported_twice
-  bool failed_recently = false;                 // Vm::failed_recently
-  bool planned = false;                         // already moved in this plan
-  std::optional<TimePoint> last_move;           // newest finished migration
-  std::vector<std::pair<int, TimePoint>> left;  // (host it left, when), recent ones
-  std::vector<int> affinity;                    // indices into policy.rules.affinity
-  std::vector<int> anti;                        // indices into policy.rules.anti_affinity
-  int must_pin = -1;                            // index into policy.rules.pins
+  bool reported_twice = false;   // Vm::reported_twice
+  bool failed_recently = false;  // Vm::failed_recently
+  bool planned = false;          // already moved in this plan
+  int must_pin = -1;             // index into policy.rules.pins
   int should_pin = -1;
+  int extras = -1;  // index of its VmExtras (PlanContext::extras), -1: none
 };
 
 // What a PlanContext leaves behind for the next one: its containers, with their storage.
@@ -91,6 +98,11 @@ class PlanContext {
   const std::vector<VmState>& vms() const { return vms_; }
   const HostState& host(int h) const { return hosts_[static_cast<std::size_t>(h)]; }
   const VmState& vm(int v) const { return vms_[static_cast<std::size_t>(v)]; }
+  // VM v's rule groups and recent moves (empty lists for most VMs).
+  const VmExtras& extras(int v) const {
+    const int e = vms_[static_cast<std::size_t>(v)].extras;
+    return e < 0 ? kNoExtras : extras_[static_cast<std::size_t>(e)];
+  }
   std::optional<int> FindHost(std::string_view name) const;
 
   // Utilisations (fractions of capacity), projected through the planned moves. A resource
@@ -177,6 +189,7 @@ class PlanContext {
   // Finds the conflicts and marks their VMs (rules.cc); run once VMs know their groups.
   void FindRuleConflicts();
   void ShiftUnit(const Unit& unit, int from, int to);
+  VmExtras& MutableExtras(int v);
   void IndexTarget(int h);
   void UnindexTarget(int h);
 
@@ -187,6 +200,8 @@ class PlanContext {
   double weight_sum_ = 1;
   std::vector<HostState> hosts_;
   std::vector<VmState> vms_;
+  std::vector<VmExtras> extras_;
+  static const VmExtras kNoExtras;
   NameIndex host_index_;
   std::vector<std::vector<char>> pin_hosts_;  // [pin][host]: host listed by the pin
   int cluster_in_flight_ = 0;

@@ -180,7 +180,7 @@ void PlanContext::FindRuleConflicts() {
   Components comp(vms_.size());
   std::vector<int> first(rules.affinity.size(), -1);
   for (std::size_t v = 0; v < vms_.size(); ++v) {
-    for (int g : vms_[v].affinity) {
+    for (int g : extras(static_cast<int>(v)).affinity) {
       int& f = first[Idx(g)];
       if (f < 0) {
         f = static_cast<int>(v);
@@ -192,9 +192,9 @@ void PlanContext::FindRuleConflicts() {
   for (std::size_t a = 0; a < rules.anti_affinity.size(); ++a) {
     std::map<std::size_t, std::vector<int>> bound;  // component -> its members of group a
     for (std::size_t v = 0; v < vms_.size(); ++v) {
-      const VmState& vs = vms_[v];
-      if (vs.affinity.empty()) continue;
-      if (std::find(vs.anti.begin(), vs.anti.end(), static_cast<int>(a)) == vs.anti.end()) {
+      const VmExtras& x = extras(static_cast<int>(v));
+      if (x.affinity.empty()) continue;
+      if (std::find(x.anti.begin(), x.anti.end(), static_cast<int>(a)) == x.anti.end()) {
         continue;
       }
       bound[comp.Find(v)].push_back(static_cast<int>(v));
@@ -206,7 +206,9 @@ void PlanContext::FindRuleConflicts() {
       c.vms = members;
       std::set<int> groups;
       for (std::size_t v = 0; v < vms_.size(); ++v) {
-        if (comp.Find(v) == root) groups.insert(vms_[v].affinity.begin(), vms_[v].affinity.end());
+        if (comp.Find(v) != root) continue;
+        const std::vector<int>& of_v = extras(static_cast<int>(v)).affinity;
+        groups.insert(of_v.begin(), of_v.end());
       }
       c.affinity.assign(groups.begin(), groups.end());
       for (int v : members) vms_[Idx(v)].conflicted = true;
@@ -256,7 +258,8 @@ Blocker PlanContext::CheckUnit(const Unit& unit) const {
     if (vs.in_flight || vs.planned) return Blocker::kInFlight;
     if (vs.reported_twice) return Blocker::kDuplicateVm;
     if (vs.failed_recently) return Blocker::kFailedRecently;
-    if (vs.last_move && now_ - *vs.last_move < policy_.limits.vm_cooldown) {
+    const std::optional<TimePoint>& last_move = extras(v).last_move;
+    if (last_move && now_ - *last_move < policy_.limits.vm_cooldown) {
       return Blocker::kCooldown;
     }
   }
@@ -298,16 +301,17 @@ Blocker PlanContext::CheckTarget(const Unit& unit, int target, const Resources& 
     if (vs.must_pin >= 0 && !pin_hosts_[Idx(vs.must_pin)][Idx(target)]) {
       return Blocker::kPinnedElsewhere;
     }
-    for (const auto& [left_host, when] : vs.left) {
+    const VmExtras& x = extras(v);
+    for (const auto& [left_host, when] : x.left) {
       if (left_host == target && now_ - when < policy_.limits.return_cooldown) {
         return Blocker::kReturnCooldown;
       }
     }
-    if (!vs.anti.empty()) {
+    if (!x.anti.empty()) {
       // Residents (those leaving still count until they have left) and arrivals alike.
       for (const std::vector<int>* list : {&ts.vms, &ts.arriving}) {
         for (int other : *list) {
-          if (Intersects(vs.anti, vms_[Idx(other)].anti)) return Blocker::kAntiAffinity;
+          if (Intersects(x.anti, extras(other).anti)) return Blocker::kAntiAffinity;
         }
       }
     }
