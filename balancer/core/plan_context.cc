@@ -260,6 +260,7 @@ PlanContext::PlanContext(const ClusterState& state, const Policy& policy, TimePo
   std::sort(by_load.begin(), by_load.end());
   by_volume_.insert(by_volume.begin(), by_volume.end());
   by_load_.insert(by_load.begin(), by_load.end());
+  load_is_pending_.assign(hosts_.size(), 0);
 }
 
 PlanContext::~PlanContext() {
@@ -381,7 +382,30 @@ Resources PlanContext::RelievedLimits() const {
 void PlanContext::IndexTarget(int h) {
   if (!IsTargetEligible(h)) return;
   by_volume_.emplace(Volume(h), h);
-  by_load_.emplace(Load(h), h);
+}
+
+void PlanContext::LoadIndexCatchUp() const {
+  // Few changes (balance reads after every move): update in place. Many (after hotspot):
+  // rebuild from a sorted run, as the constructor does. Either way the index holds exactly
+  // (Load(h), h) for every eligible host, as if it had been updated move by move.
+  if (load_pending_.size() * 16 < by_load_.size()) {
+    for (const auto& [key, h] : load_pending_) {
+      by_load_.erase({key, h});
+      by_load_.emplace(Load(h), h);
+      load_is_pending_[Idx(h)] = 0;
+    }
+  } else {
+    std::vector<std::pair<double, int>> run;
+    run.reserve(by_load_.size());
+    for (const auto& [key, h] : by_load_) {
+      run.emplace_back(load_is_pending_[Idx(h)] != 0 ? Load(h) : key, h);
+    }
+    std::sort(run.begin(), run.end());
+    by_load_.clear();
+    by_load_.insert(run.begin(), run.end());
+    for (const auto& [key, h] : load_pending_) load_is_pending_[Idx(h)] = 0;
+  }
+  load_pending_.clear();
 }
 
 Resources PlanContext::VmVariance(int v) const {
@@ -392,7 +416,10 @@ Resources PlanContext::VmVariance(int v) const {
 void PlanContext::UnindexTarget(int h) {
   if (!IsTargetEligible(h)) return;
   by_volume_.erase({Volume(h), h});
-  by_load_.erase({Load(h), h});
+  if (load_is_pending_[Idx(h)] == 0) {  // its key in by_load_ is its load before this move
+    load_is_pending_[Idx(h)] = 1;
+    load_pending_.emplace_back(Load(h), h);
+  }
 }
 
 void PlanContext::ShiftUnit(const Unit& unit, int from, int to) {

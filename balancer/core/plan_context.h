@@ -133,7 +133,11 @@ class PlanContext {
 
   // Eligible targets ordered by (volume, index) and by (load, index), kept current.
   const std::set<std::pair<double, int>>& targets_by_volume() const { return by_volume_; }
-  const std::set<std::pair<double, int>>& targets_by_load() const { return by_load_; }
+  // The load index catches up with the moves made since it was last read (LoadIndexCatchUp).
+  const std::set<std::pair<double, int>>& targets_by_load() const {
+    if (!load_pending_.empty()) LoadIndexCatchUp();
+    return by_load_;
+  }
 
   // Whether pin `pin` (an index into policy.rules.pins) lists host h.
   bool PinAllows(int pin, int h) const {
@@ -192,6 +196,11 @@ class PlanContext {
   VmExtras& MutableExtras(int v);
   void IndexTarget(int h);
   void UnindexTarget(int h);
+  // by_load_ is brought up to date when it is read, not after every move: hotspot makes
+  // thousands of moves and never reads it, and each update of a 100,000-host std::set is a
+  // descent of cache misses. load_pending_ holds each host changed since the last read, with
+  // the key it has in by_load_.
+  void LoadIndexCatchUp() const;
 
   const ClusterState& state_;
   const Policy& policy_;
@@ -206,7 +215,9 @@ class PlanContext {
   std::vector<std::vector<char>> pin_hosts_;  // [pin][host]: host listed by the pin
   int cluster_in_flight_ = 0;
   std::set<std::pair<double, int>> by_volume_;
-  std::set<std::pair<double, int>> by_load_;
+  mutable std::set<std::pair<double, int>> by_load_;
+  mutable std::vector<std::pair<double, int>> load_pending_;  // (key in by_load_, host)
+  mutable std::vector<char> load_is_pending_;                 // per host
   std::vector<Move> moves_;
   std::vector<int> move_from_;  // per recorded move: its source host (for rollback)
   std::vector<Unrelieved> unrelieved_;
